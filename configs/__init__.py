@@ -1,0 +1,1 @@
+"""YAML configuration shipped with gaitline and the schemas that validate it."""

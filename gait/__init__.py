@@ -1,0 +1,1 @@
+"""The science: silhouette pretreatment, gait parameters, models, training and evaluation."""

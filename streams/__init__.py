@@ -1,0 +1,1 @@
+"""The Kafka contract: topics, typed message schemas, codecs, broker and client helpers."""

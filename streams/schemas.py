@@ -1,0 +1,272 @@
+"""Typed, versioned messages: one class per topic, imported by producer and consumer alike.
+
+Wire format of every value (keys are plain UTF-8 strings)::
+
+    b"GL" | envelope version (1 byte) | header length (uint32, big endian) | JSON header | payload
+
+The JSON header carries ``schema`` (the message type), ``v`` (its version) and the typed
+fields; the payload carries the bulky binary part (silhouettes, vectors) in the codecs of
+:mod:`streams.codec`. A reader refuses an unknown schema or version with
+:class:`~streams.exceptions.SchemaError`, which consumers turn into a dead letter.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from typing import Any, ClassVar, Literal, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from streams.codec import decode_masks, decode_vector, encode_masks, encode_vector
+from streams.exceptions import SchemaError
+
+MAGIC = b"GL"
+ENVELOPE_VERSION = 1
+_PREFIX = struct.Struct(">2sBI")
+_MAX_HEADER = 1 << 20
+
+
+class Message(BaseModel):
+    """Base of every message: strict fields, a schema name and a version, binary payload aside."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
+
+    SCHEMA: ClassVar[str]
+    VERSION: ClassVar[int]
+    _registry: ClassVar[dict[str, type[Message]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "SCHEMA" in cls.__dict__:
+            if cls.SCHEMA in Message._registry:
+                raise TypeError(f"duplicate message schema {cls.SCHEMA!r}")
+            Message._registry[cls.SCHEMA] = cls
+
+    def _payload(self) -> bytes:
+        return b""
+
+    @classmethod
+    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
+        if payload:
+            raise SchemaError(f"{cls.SCHEMA} v{cls.VERSION} carries no payload, got {len(payload)} bytes")
+        return cls.model_validate(header)
+
+    def to_bytes(self) -> bytes:
+        """Serialise to the wire format described in the module docstring."""
+        header = {"schema": self.SCHEMA, "v": self.VERSION, **self.model_dump(mode="json")}
+        raw = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+        return _PREFIX.pack(MAGIC, ENVELOPE_VERSION, len(raw)) + raw + self._payload()
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None) -> Self:
+        """Parse and validate ``data``; raise :class:`SchemaError` saying what is wrong."""
+        schema, version, header, payload = _split(data)
+        if schema != cls.SCHEMA:
+            raise SchemaError(f"expected schema {cls.SCHEMA!r}, got {schema!r}")
+        if version != cls.VERSION:
+            raise SchemaError(f"unknown {schema} version {version!r} (this reader knows v{cls.VERSION})")
+        try:
+            return cls._with_payload(header, payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise SchemaError(f"invalid {schema} v{version}: {where}: {first['msg']}") from exc
+
+
+def _split(data: bytes | None) -> tuple[str, int, dict[str, Any], bytes]:
+    if not data:
+        raise SchemaError("empty message body")
+    if len(data) < _PREFIX.size:
+        raise SchemaError("message shorter than its envelope")
+    magic, env_version, hlen = _PREFIX.unpack_from(data)
+    if magic != MAGIC:
+        raise SchemaError("not a gaitline message (bad magic bytes)")
+    if env_version != ENVELOPE_VERSION:
+        raise SchemaError(f"unknown envelope version {env_version}")
+    if hlen > _MAX_HEADER or _PREFIX.size + hlen > len(data):
+        raise SchemaError("header length exceeds the message")
+    try:
+        header = json.loads(data[_PREFIX.size : _PREFIX.size + hlen])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SchemaError(f"header is not JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise SchemaError("header is not a JSON object")
+    schema = header.pop("schema", None)
+    version = header.pop("v", None)
+    if not isinstance(schema, str):
+        raise SchemaError("header has no schema name")
+    return schema, version, header, data[_PREFIX.size + hlen :]
+
+
+def peek_schema(data: bytes | None) -> tuple[str, int]:
+    """Return ``(schema, version)`` of a message without validating its body."""
+    schema, version, _, _ = _split(data)
+    return schema, version
+
+
+class GaitParams(BaseModel):
+    """Gait parameters measured over one window; ``None`` where the window cannot tell."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    cadence_spm: float | None = Field(None, ge=0, description="steps per minute")
+    speed_mps: float | None = Field(None, ge=0, description="walking speed, metres per second")
+    step_length_m: float | None = Field(None, ge=0)
+    stride_length_m: float | None = Field(None, ge=0)
+
+
+class TrackletWindow(Message):
+    """``tracklets.v1``: N consecutive 64x44 silhouettes of one track on one camera."""
+
+    SCHEMA: ClassVar[str] = "tracklet"
+    VERSION: ClassVar[int] = 1
+
+    window_id: str = Field(min_length=1, description="camera_id/track_id/first frame index; unique")
+    camera_id: str = Field(min_length=1)
+    track_id: int = Field(ge=0)
+    region: str = Field(min_length=1)
+    frame_start: int = Field(ge=0)
+    frame_end: int = Field(ge=0)
+    timestamps: list[float] = Field(description="seconds since the epoch, one per frame")
+    foot_points: list[tuple[float, float]] = Field(description="per frame; ground metres if calibrated")
+    ground_plane: bool = Field(description="True when foot_points are metres on the ground plane")
+    boxes: list[tuple[int, int, int, int]] = Field(description="per frame x, y, w, h in image pixels")
+    quality: float = Field(ge=0, le=1, description="share of frames with a plausible silhouette")
+    gait: GaitParams = Field(default_factory=GaitParams)
+    truth_id: str | None = Field(None, description="simulator ground truth; None on real cameras")
+    silhouettes: np.ndarray = Field(exclude=True, description="[n, 64, 44] uint8 0/1")
+
+    @field_validator("silhouettes")
+    @classmethod
+    def _check_shape(cls, v: np.ndarray) -> np.ndarray:
+        if v.ndim != 3 or v.shape[0] == 0 or v.shape[1:] != (64, 44):
+            raise ValueError(f"silhouettes must be [n, 64, 44], got {v.shape}")
+        return v
+
+    @model_validator(mode="after")
+    def _check_lengths(self) -> Self:
+        n = self.silhouettes.shape[0]
+        for name in ("timestamps", "foot_points", "boxes"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries for {n} frames")
+        if self.frame_end < self.frame_start:
+            raise ValueError("frame_end precedes frame_start")
+        return self
+
+    def _payload(self) -> bytes:
+        return encode_masks(self.silhouettes)
+
+    @classmethod
+    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
+        return cls.model_validate({**header, "silhouettes": decode_masks(payload)})
+
+
+class Embedding(Message):
+    """``embeddings.v1``: one window's identity vector and gait parameters."""
+
+    SCHEMA: ClassVar[str] = "embedding"
+    VERSION: ClassVar[int] = 1
+
+    window_id: str = Field(min_length=1)
+    camera_id: str
+    track_id: int = Field(ge=0)
+    region: str
+    t_start: float
+    t_end: float
+    foot_point: tuple[float, float] = Field(description="last foot point of the window")
+    ground_plane: bool
+    quality: float = Field(ge=0, le=1)
+    gait: GaitParams
+    model: str = Field(description="model name, e.g. 'gei-baseline'")
+    model_version: str
+    dim: int = Field(gt=0)
+    truth_id: str | None = None
+    vector: np.ndarray = Field(exclude=True, description="[dim] float32, L2-normalised")
+
+    def _payload(self) -> bytes:
+        return encode_vector(self.vector)
+
+    @classmethod
+    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
+        dim = header.get("dim")
+        if not isinstance(dim, int) or dim <= 0:
+            raise SchemaError("embedding header has no positive integer dim")
+        return cls.model_validate({**header, "vector": decode_vector(payload, dim)})
+
+
+class Sighting(Message):
+    """``sightings.v1``: an identity was seen on a camera during a window."""
+
+    SCHEMA: ClassVar[str] = "sighting"
+    VERSION: ClassVar[int] = 1
+
+    sighting_id: str = Field(min_length=1, description="the window id it came from; unique")
+    identity_id: str = Field(min_length=1)
+    camera_id: str
+    track_id: int
+    region: str
+    t_start: float
+    t_end: float
+    x: float
+    y: float
+    ground_plane: bool
+    score: float = Field(description="cosine similarity to the identity (1.0 when just enrolled)")
+    enrolled: bool = Field(description="True when this sighting created the identity")
+    model: str
+    gait: GaitParams
+    truth_id: str | None = None
+
+
+class GalleryEntry(Message):
+    """``gallery.v1`` (compacted, key = identity id): the gallery's current vector per identity.
+
+    A record with a null value (a tombstone) means the identity was forgotten.
+    """
+
+    SCHEMA: ClassVar[str] = "gallery"
+    VERSION: ClassVar[int] = 1
+
+    identity_id: str = Field(min_length=1)
+    op: Literal["enrol", "update"]
+    model: str
+    dim: int = Field(gt=0)
+    n_sightings: int = Field(ge=1)
+    created_at: float
+    updated_at: float
+    vector: np.ndarray = Field(exclude=True)
+
+    def _payload(self) -> bytes:
+        return encode_vector(self.vector)
+
+    @classmethod
+    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
+        dim = header.get("dim")
+        if not isinstance(dim, int) or dim <= 0:
+            raise SchemaError("gallery header has no positive integer dim")
+        return cls.model_validate({**header, "vector": decode_vector(payload, dim)})
+
+
+class DeadLetter(Message):
+    """``deadletter.v1``: a record a stage could not process, with why, and the original bytes."""
+
+    SCHEMA: ClassVar[str] = "deadletter"
+    VERSION: ClassVar[int] = 1
+
+    stage: str = Field(description="the stage that gave up, e.g. 'embed'")
+    reason: str
+    source_topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    failed_at: float = Field(default_factory=time.time)
+    original: bytes = Field(b"", exclude=True)
+
+    def _payload(self) -> bytes:
+        return self.original
+
+    @classmethod
+    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
+        return cls.model_validate({**header, "original": payload})

@@ -1,0 +1,64 @@
+"""Kafka connection settings, shared by every process (env prefix ``GAITLINE_KAFKA_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KAFKA_VERSION = "4.4.0"
+"""The Apache Kafka broker version fetched from Maven Central (pinned here, and only here)."""
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded jars and broker state live: outside the repository."""
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gaitline"
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka. Every field reads ``GAITLINE_KAFKA_<FIELD>`` from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="GAITLINE_KAFKA_", extra="forbid")
+
+    bootstrap: str = Field("127.0.0.1:9092", description="env GAITLINE_KAFKA_BOOTSTRAP")
+    namespace: str = Field("", description="topic prefix for isolation; env GAITLINE_KAFKA_NAMESPACE")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="env GAITLINE_KAFKA_SECURITY_PROTOCOL")
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="env GAITLINE_KAFKA_SASL_MECHANISM")
+    sasl_username: str | None = Field(None, description="env GAITLINE_KAFKA_SASL_USERNAME")
+    sasl_password: SecretStr | None = Field(None, description="env GAITLINE_KAFKA_SASL_PASSWORD")
+    ssl_cafile: Path | None = Field(None, description="env GAITLINE_KAFKA_SSL_CAFILE")
+
+    def topic(self, spec_name: str) -> str:
+        """Full broker name of a base topic name under this namespace."""
+        return f"{self.namespace}.{spec_name}" if self.namespace else spec_name
+
+    def kafka_python_kwargs(self) -> dict[str, Any]:
+        """Connection keyword arguments for kafka-python clients."""
+        out: dict[str, Any] = {"bootstrap_servers": self.bootstrap.split(","),
+                               "security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            out["sasl_mechanism"] = self.sasl_mechanism
+            out["sasl_plain_username"] = self.sasl_username
+            out["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
+        if self.ssl_cafile:
+            out["ssl_cafile"] = str(self.ssl_cafile)
+        return out
+
+
+class BrokerSettings(BaseSettings):
+    """The local development broker started by ``gaitline kafka start`` (env ``GAITLINE_BROKER_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAITLINE_BROKER_", extra="forbid")
+
+    port: int = Field(9092, ge=1, le=65535, description="env GAITLINE_BROKER_PORT")
+    controller_port: int | None = Field(None, description="env GAITLINE_BROKER_CONTROLLER_PORT; port+1")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="env GAITLINE_BROKER_CACHE_DIR")
+    state_dir: Path | None = Field(None, description="data, pid and log; env GAITLINE_BROKER_STATE_DIR")
+    heap_mb: int = Field(512, ge=128, description="env GAITLINE_BROKER_HEAP_MB")
+    start_timeout_s: float = Field(90.0, gt=0, description="env GAITLINE_BROKER_START_TIMEOUT_S")

@@ -1,0 +1,82 @@
+"""The ``gaitline`` command line. Every user error is one line on stderr and exit code 2.
+
+Subcommand groups live next to what they run and are mounted here:
+``kafka`` (streams.cli_kafka), ``worker``/``demo``/``query``/``identities`` (this package),
+``sim`` (sim.cli), ``eval`` (gait.eval_cli), ``train`` (gait.train_cli), ``analyze``
+(workers.analyze), ``inspect`` (workers.inspect), ``bench`` (bench.cli).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from streams.exceptions import GaitlineError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="gaitline: recognise people by the way they walk, across a camera network.")
+
+# (module, attribute, name, is_group): mounted when the module exists
+_MOUNTS: tuple[tuple[str, str, str, bool], ...] = (
+    ("streams.cli_kafka", "app", "kafka", True),
+    ("workers.cli_workers", "app", "worker", True),
+    ("workers.cli_query", "query_app", "query", True),
+    ("workers.cli_query", "identities", "identities", False),
+    ("workers.cli_query", "forget", "forget", False),
+    ("workers.demo", "demo", "demo", False),
+    ("sim.cli", "app", "sim", True),
+    ("gait.eval_cli", "app", "eval", True),
+    ("gait.train_cli", "train", "train", False),
+    ("workers.analyze", "analyze", "analyze", False),
+    ("workers.inspect", "inspect", "inspect", False),
+    ("bench.cli", "app", "bench", True),
+)
+
+
+def _mount() -> None:
+    for module, attr, name, group in _MOUNTS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # that part of the product is not built yet
+            raise
+        obj = getattr(mod, attr)
+        if group:
+            app.add_typer(obj, name=name)
+        else:
+            app.command(name)(obj)
+
+
+_mount()
+
+
+def main() -> None:
+    """Entry point of the ``gaitline`` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app(standalone_mode=False)
+    except GaitlineError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except (typer.BadParameter, typer.Exit) as exc:
+        raise exc
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
