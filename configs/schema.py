@@ -167,8 +167,8 @@ def load_network(path: str | Path) -> LoadedNetwork:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
-        line = _line_of(node, loc)
+        lineno = _line_of(node, loc)
         where = ".".join(str(x) for x in loc) or "(top)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        raise ConfigError(f"{p}:{line}: {where}: {msg}") from exc
+        raise ConfigError(f"{p}:{lineno}: {where}: {msg}") from exc
     return LoadedNetwork(network=net, path=p.resolve())

@@ -25,7 +25,6 @@ _MOUNTS: tuple[tuple[str, str, str, bool], ...] = (
     ("workers.cli_workers", "app", "worker", True),
     ("workers.cli_query", "query_app", "query", True),
     ("workers.cli_query", "identities", "identities", False),
-    ("workers.cli_query", "forget", "forget", False),
     ("workers.demo", "demo", "demo", False),
     ("sim.cli", "app", "sim", True),
     ("gait.eval_cli", "app", "eval", True),

@@ -1,0 +1,1 @@
+"""The identity service: FAISS gallery, open-set matcher, gallery replay."""

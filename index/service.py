@@ -1,0 +1,123 @@
+"""The identity service stage: ``embeddings.v1`` -> ``sightings.v1`` and ``gallery.v1``.
+
+Open-set matching: a window whose best gallery score reaches the threshold is that
+identity; otherwise a new identity is enrolled ("a profile created spontaneously"). Windows
+of a track already identified keep the track's identity, since the tracker has already
+told us they are the same walker; their vectors still refine the identity's gallery entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+
+from prometheus_client import CollectorRegistry
+
+from index.gallery import Gallery
+from index.replay import replay_gallery
+from streams.exceptions import SchemaError
+from streams.faust_app import make_app
+from streams.schemas import Embedding, GalleryEntry, Sighting
+from streams.settings import KafkaSettings
+from streams.topics import EMBEDDINGS, GALLERY, SIGHTINGS
+from workers.metrics import IndexMetrics
+from workers.settings import IndexSettings
+from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, run_worker
+
+STAGE = "index"
+_MEMORY = 20_000
+
+
+class IdentityMatcher:
+    """The index stage's handler; keeps the gallery and a bounded memory of tracks and windows."""
+
+    def __init__(self, settings: IndexSettings, gallery: Gallery | None = None,
+                 metrics: IndexMetrics | None = None) -> None:
+        self.settings = settings
+        self.gallery = gallery
+        self.metrics = metrics
+        self._tracks: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def __call__(self, records: list[Record]) -> list[Output]:
+        """Handle one batch of raw ``embeddings.v1`` records."""
+        outputs: list[Output] = []
+        for rec in records:
+            try:
+                emb = Embedding.from_bytes(rec.value)
+            except SchemaError as exc:
+                outputs.append(self._dead(rec, str(exc), "schema"))
+                continue
+            if self.gallery is None:
+                self.gallery = Gallery(emb.dim)
+            if emb.dim != self.gallery.dim:
+                outputs.append(self._dead(rec, f"embedding dim {emb.dim} != gallery dim {self.gallery.dim}",
+                                          "dim"))
+                continue
+            if emb.window_id in self._seen:
+                continue  # redelivered after a rebalance: already matched and published
+            _remember(self._seen, emb.window_id, None)
+            outputs.extend(self._match(emb))
+        if self.metrics and self.gallery is not None:
+            self.metrics.gallery_size.set(len(self.gallery))
+        return outputs
+
+    def _match(self, emb: Embedding) -> list[Output]:
+        assert self.gallery is not None  # set by the caller before matching
+        now = time.time()
+        started = time.perf_counter()
+        track_key = (emb.camera_id, emb.track_id)
+        identity = self._tracks.get(track_key)
+        if identity is not None and identity in self.gallery:
+            score = self.gallery.score(identity, emb.vector)
+        else:
+            identity, score = self.gallery.search(emb.vector)
+        if self.metrics:
+            self.metrics.search_seconds.observe(time.perf_counter() - started)
+            self.metrics.queries.inc()
+        enrolled = identity is None or (track_key not in self._tracks and score < self.settings.match_threshold)
+        if enrolled:
+            identity = self.gallery.enrol(emb.vector, now)
+            score = 1.0
+            vector = self.gallery.vectors[identity]
+            if self.metrics:
+                self.metrics.enrolled.inc()
+        else:
+            assert identity is not None
+            vector = self.gallery.update(identity, emb.vector, self.settings.update_rate)
+            if self.metrics:
+                self.metrics.matched.inc()
+        _remember(self._tracks, track_key, identity)
+        sighting = Sighting(sighting_id=emb.window_id, identity_id=identity, camera_id=emb.camera_id,
+                            track_id=emb.track_id, region=emb.region, t_start=emb.t_start, t_end=emb.t_end,
+                            x=emb.foot_point[0], y=emb.foot_point[1], ground_plane=emb.ground_plane,
+                            score=score, enrolled=enrolled, model=emb.model, gait=emb.gait,
+                            truth_id=emb.truth_id)
+        entry = GalleryEntry(identity_id=identity, op="enrol" if enrolled else "update", model=emb.model,
+                             dim=self.gallery.dim, n_sightings=self.gallery.counts[identity],
+                             created_at=self.gallery.created[identity], updated_at=now, vector=vector)
+        key = identity.encode()
+        return [Output(SIGHTINGS, key, sighting.to_bytes()), Output(GALLERY, key, entry.to_bytes())]
+
+    def _dead(self, rec: Record, reason: str, kind: str) -> Output:
+        if self.metrics:
+            self.metrics.deadlettered.labels(kind).inc()
+        return dead_letter_output(STAGE, rec, reason)
+
+
+def _remember(memory: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > _MEMORY:
+        memory.popitem(last=False)
+
+
+def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
+    """Replay the gallery from ``gallery.v1``, then match embeddings until SIGTERM."""
+    registry = CollectorRegistry()
+    metrics = IndexMetrics(registry)
+    gallery = replay_gallery(kafka)
+    matcher = IdentityMatcher(settings, gallery, metrics)
+    app = make_app(STAGE, kafka)
+    attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05)
+    run_worker(app, registry, settings.metrics_port)

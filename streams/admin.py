@@ -1,0 +1,79 @@
+"""Thin kafka-python admin helpers: create the declared topics, read offsets and group lag."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from streams.exceptions import BrokerError
+from streams.settings import KafkaSettings
+from streams.topics import ALL_TOPICS, TopicSpec
+
+
+def admin_client(settings: KafkaSettings) -> KafkaAdminClient:
+    """An admin client for ``settings``; :class:`BrokerError` when the broker cannot be reached."""
+    try:
+        return KafkaAdminClient(client_id="gaitline-admin", request_timeout_ms=15000,
+                                **settings.kafka_python_kwargs())
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
+
+
+def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = ALL_TOPICS,
+                  partitions: int | None = None) -> list[str]:
+    """Create the declared topics under ``settings.namespace`` if missing; return their names.
+
+    Args:
+        settings: broker address and namespace.
+        specs: which topics (default: all of them).
+        partitions: override every topic's partition count (small dev brokers, tests).
+    """
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        names, new = [], []
+        for spec in specs:
+            name = spec.full_name(settings.namespace)
+            names.append(name)
+            if name not in existing:
+                new.append(NewTopic(name, partitions or spec.partitions, 1, topic_configs=spec.configs()))
+        for topic in new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first: fine
+                admin.create_topics([topic])
+        return names
+    except KafkaError as exc:
+        raise BrokerError(f"creating topics on {settings.bootstrap} failed: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def end_offsets(settings: KafkaSettings, topic: str) -> dict[int, int]:
+    """Latest offset of each partition of ``topic`` (messages written so far)."""
+    consumer = KafkaConsumer(client_id="gaitline-offsets", **settings.kafka_python_kwargs())
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        return {tp.partition: int(off) for tp, off in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+
+
+def message_count(settings: KafkaSettings, topic: str) -> int:
+    """Messages ever written to ``topic`` (sum of end offsets; exact for never-compacted topics)."""
+    return sum(end_offsets(settings, topic).values())
+
+
+def group_lag(settings: KafkaSettings, group: str, topic: str) -> int:
+    """Messages of ``topic`` not yet committed by consumer group ``group``."""
+    ends = end_offsets(settings, topic)
+    admin = admin_client(settings)
+    try:
+        committed = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    done = {tp.partition: om.offset for tp, om in committed.items() if tp.topic == topic}
+    return sum(max(0, end - max(done.get(p, 0), 0)) for p, end in ends.items())

@@ -1,0 +1,110 @@
+"""The embed, index and track stages as real processes on the real broker."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from streams.admin import message_count
+from streams.schemas import DeadLetter, Embedding, Sighting, TrackletWindow
+from streams.settings import KafkaSettings
+from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
+from workers.demo import StageProcs, _wait_drained
+from workers.store import Store
+
+pytestmark = pytest.mark.integration
+
+
+def _walker(seed: int, n: int = 30) -> np.ndarray:
+    """A crude walking silhouette whose leg spread and build depend on ``seed``."""
+    rng = np.random.default_rng(seed)
+    width = 8 + 6 * seed
+    masks = np.zeros((n, 64, 44), np.uint8)  # [n, h, w]
+    for t in range(n):
+        masks[t, 4:12, 18:26] = 1  # head
+        masks[t, 12:38, 22 - width // 2:22 + width // 2] = 1  # torso
+        spread = int(abs(np.sin(t / 3.0)) * (4 + 3 * seed))
+        masks[t, 38:64, 19 - spread:23 - spread + 2] = 1  # legs
+        masks[t, 38:64, 21 + spread:25 + spread] = 1
+        masks[t] &= rng.random((64, 44)) > 0.01
+    return masks
+
+
+def _window(person: int, track: int, start: int) -> TrackletWindow:
+    n = 30
+    return TrackletWindow(
+        window_id=f"cam{person}/{track}/{start}", camera_id=f"cam{person}", track_id=track, region="r1",
+        frame_start=start, frame_end=start + n - 1, timestamps=[1000.0 + start + i / 10 for i in range(n)],
+        foot_points=[(0.1 * i, 1.0) for i in range(n)], ground_plane=True, boxes=[(10, 20, 30, 90)] * n,
+        quality=1.0, truth_id=f"person{person}", silhouettes=_walker(person + start % 2, n))
+
+
+@pytest.fixture
+def stages(kafka: KafkaSettings, sqlite_url: str, tmp_path: Path):
+    env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": kafka.namespace,
+           "GAITLINE_TRACK_STORE_URL": sqlite_url, "GAITLINE_EMBED_METRICS_PORT": "0",
+           "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
+    procs = StageProcs(tmp_path)
+    for stage in ("embed", "index", "track"):
+        procs.start(stage, env)
+    yield procs
+    procs.stop()
+
+
+def _read_all(kafka: KafkaSettings, topic: str, expected: int, timeout_s: float = 30) -> list:
+    consumer = KafkaConsumer(topic, auto_offset_reset="earliest", consumer_timeout_ms=2000,
+                             **kafka.kafka_python_kwargs())
+    out: list = []
+    deadline = time.monotonic() + timeout_s
+    while len(out) < expected and time.monotonic() < deadline:
+        out.extend(consumer)
+    consumer.close()
+    return out
+
+
+def test_windows_flow_to_sightings_and_bad_records_to_deadletter(kafka, stages, sqlite_url):
+    producer = KafkaProducer(**kafka.kafka_python_kwargs())
+    tracklets = TRACKLETS.full_name(kafka.namespace)
+    windows = [_window(p, 1, s) for p in (0, 1) for s in (0, 15, 30)]
+    for i, w in enumerate(windows):
+        producer.send(tracklets, key=f"{w.camera_id}/{w.track_id}".encode(), value=w.to_bytes())
+        if i == 2:  # a broken body in the middle of good records
+            producer.send(tracklets, key=b"cam9/9", value=b"GL\x01\x00\x00\x00\x09{not json")
+            producer.send(tracklets, key=b"cam9/8", value=b"\x00garbage")
+    producer.flush()
+    producer.close()
+
+    _wait_drained(kafka, stages, timeout_s=120)
+
+    letters = [DeadLetter.from_bytes(m.value) for m in _read_all(kafka, DEADLETTER.full_name(kafka.namespace), 2)]
+    assert len(letters) == 2
+    assert {dl.stage for dl in letters} == {"embed"}
+    assert all(dl.reason and dl.source_topic == tracklets and dl.offset is not None for dl in letters)
+    assert any("JSON" in dl.reason for dl in letters) and any("magic" in dl.reason for dl in letters)
+    assert {dl.original for dl in letters} == {b"GL\x01\x00\x00\x00\x09{not json", b"\x00garbage"}
+
+    embeddings = [Embedding.from_bytes(m.value) for m in _read_all(kafka, EMBEDDINGS.full_name(kafka.namespace), 6)]
+    assert sorted(e.window_id for e in embeddings) == sorted(w.window_id for w in windows)
+    assert all(e.model == "gei-baseline" and abs(np.linalg.norm(e.vector) - 1) < 1e-2 for e in embeddings)
+
+    sightings = [Sighting.from_bytes(m.value) for m in _read_all(kafka, SIGHTINGS.full_name(kafka.namespace), 6)]
+    assert len(sightings) == 6
+    # each track keeps one identity, and the first window of each track enrolled it
+    by_track = {}
+    for s in sightings:
+        by_track.setdefault(s.camera_id, set()).add(s.identity_id)
+    assert all(len(ids) == 1 for ids in by_track.values())
+    assert sum(s.enrolled for s in sightings) >= 1
+
+    store = Store(sqlite_url)
+    assert store.count() == 6
+    idents = store.identities()
+    assert {i.identity_id for i in idents} == {s.identity_id for s in sightings}
+    rows = store.where(idents[0].identity_id)
+    assert rows and all(r.t_start <= r.t_end for r in rows)
+    assert message_count(kafka, tracklets) == 8

@@ -1,0 +1,49 @@
+"""``gaitline query where`` and ``gaitline identities``: read the store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import typer
+
+from streams.exceptions import GaitlineError
+from workers.store import Store, default_store_url
+
+query_app = typer.Typer(no_args_is_help=True, help="Ask the store where people were seen.")
+
+StoreOpt = typer.Option(None, "--store", help="store URL (default: GAITLINE_STORE_URL or the local SQLite file)")
+
+
+def _ts(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + "Z"
+
+
+@query_app.command()
+def where(identity: str = typer.Option(..., "--identity", help="identity id, e.g. p-1a2b3c4d5e6f"),
+          store: str | None = StoreOpt, json_out: bool = typer.Option(False, "--json")) -> None:
+    """Print where and when an identity was seen, oldest first."""
+    rows = Store(store or default_store_url(), create=False).where(identity)
+    if not rows:
+        raise GaitlineError(f"no sightings of identity {identity!r} in {store or default_store_url()}")
+    if json_out:
+        typer.echo(json.dumps([{"camera": r.camera_id, "track": r.track_id, "t_start": r.t_start,
+                                "t_end": r.t_end, "x": r.x, "y": r.y, "score": r.score} for r in rows]))
+        return
+    typer.echo(f"{identity}: {len(rows)} sightings on {len({r.camera_id for r in rows})} camera(s)")
+    for r in rows:
+        unit = "m" if r.ground_plane else "px"
+        typer.echo(f"  {_ts(r.t_start)} .. {_ts(r.t_end)}  camera {r.camera_id}  track {r.track_id}  "
+                   f"at ({r.x:.2f}, {r.y:.2f}) {unit}  score {r.score:.2f}")
+
+
+def identities(store: str | None = StoreOpt, json_out: bool = typer.Option(False, "--json")) -> None:
+    """List the identities in the store with their number of sightings and when they were seen."""
+    rows = Store(store or default_store_url(), create=False).identities()
+    if json_out:
+        typer.echo(json.dumps([vars(r) for r in rows]))
+        return
+    typer.echo(f"{len(rows)} identities")
+    for r in rows:
+        typer.echo(f"  {r.identity_id}  {r.sightings:4d} sightings  {r.cameras} camera(s)  "
+                   f"{_ts(r.first_seen)} .. {_ts(r.last_seen)}")

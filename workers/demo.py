@@ -1,0 +1,200 @@
+"""``gaitline demo``: the whole pipeline on one video (or a simulated city), on a real broker.
+
+It starts the broker if none runs, creates a fresh namespace of topics, starts the embed,
+index and track stages as separate processes (as in a cluster), runs the frames stage on
+the video, waits until every consumer group has caught up, prints a summary and stops
+everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import typer
+import yaml
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from configs.schema import NETWORKS_DIR
+from streams.admin import ensure_topics, group_lag, message_count
+from streams.broker import LocalBroker
+from streams.exceptions import GaitlineError
+from streams.faust_app import group_id
+from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
+from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
+from workers.store import Store, default_store_url
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+STAGES = ("embed", "index", "track")
+_INPUT = {"embed": TRACKLETS, "index": EMBEDDINGS, "track": SIGHTINGS}
+
+
+@dataclass
+class StageProcs:
+    """The stage processes the demo started, with their log files."""
+
+    logdir: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, stage: str, env: dict[str, str]) -> None:
+        log = open(self.logdir / f"{stage}.log", "wb")  # noqa: SIM115 - the child owns it
+        self.procs[stage] = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", stage],
+                                             env=env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def check(self) -> None:
+        for stage, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = (self.logdir / f"{stage}.log").read_text(errors="replace").strip().splitlines()[-3:]
+                raise GaitlineError(f"the {stage} worker exited with code {proc.returncode}: "
+                                    f"{' | '.join(tail)}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _network_for_video(video: Path, workdir: Path) -> Path:
+    if video.resolve() == VTEST.resolve():
+        return NETWORKS_DIR / "vtest.yaml"
+    cap = cv2.VideoCapture(str(video))
+    ok = cap.isOpened() and cap.read()[0]
+    fps = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
+    cap.release()
+    if not ok:
+        raise GaitlineError(f"cannot read video {video}: not a video OpenCV can decode")
+    net = {"version": 1, "name": video.stem or "video",
+           "cameras": [{"id": "cam0", "source": str(video.resolve()), "region": "demo",
+                        "fps": float(fps) if 0 < fps <= 240 else 25.0}]}
+    path = workdir / "network.yaml"
+    path.write_text(yaml.safe_dump(net))
+    return path
+
+
+def _inject_malformed(kafka: KafkaSettings, n: int) -> None:
+    producer = KafkaProducer(**kafka.kafka_python_kwargs())
+    for i in range(n):
+        producer.send(TRACKLETS.full_name(kafka.namespace), key=b"demo/malformed",
+                      value=b"GL\x01\x00\x00\x00\x05{broken body " + str(i).encode())
+    producer.flush()
+    producer.close()
+
+
+def _wait_drained(kafka: KafkaSettings, procs: StageProcs, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    for stage in STAGES:
+        topic = _INPUT[stage].full_name(kafka.namespace)
+        while True:
+            procs.check()
+            try:
+                lag: int | str = group_lag(kafka, group_id(stage, kafka), topic)
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                lag = f"unknown ({exc.__class__.__name__})"  # e.g. the group coordinator is still loading
+            if lag == 0:
+                break
+            if time.monotonic() > deadline:
+                raise GaitlineError(f"pipeline did not drain within {timeout_s:.0f}s: {stage} still has "
+                                    f"{lag} records of {topic} to process (logs in {procs.logdir})")
+            time.sleep(0.5)
+
+
+def demo(
+    video: Path = typer.Option(VTEST, help="video file to analyse"),
+    city: Path | None = typer.Option(None, help="a simulated city written by `gaitline sim city`"),
+    json_out: bool = typer.Option(False, "--json", help="last line: the summary as one JSON object"),
+    store: str | None = typer.Option(None, help="store URL (default: GAITLINE_STORE_URL or local SQLite)"),
+    inject_malformed: int = typer.Option(0, min=0, help="send N broken records to tracklets.v1 first"),
+    timeout_s: float = typer.Option(600.0, help="give up if the pipeline has not drained by then"),
+) -> None:
+    """Run every stage on a real broker and print what the pipeline found."""
+    started_at = time.monotonic()
+    if city is not None:
+        network = city / "network.yaml"
+        if not network.exists():
+            raise GaitlineError(f"{city} is not a simulated city (no network.yaml); see `gaitline sim city`")
+    elif not video.is_file() or not os.access(video, os.R_OK):
+        raise GaitlineError(f"cannot read video {video}: no such readable file")
+    namespace = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    workdir = default_cache_dir() / "demo" / namespace
+    workdir.mkdir(parents=True, exist_ok=True)
+    if city is None:
+        network = _network_for_video(video, workdir)
+
+    broker = LocalBroker(BrokerSettings())
+    started_broker = not broker.status().running
+    if started_broker:
+        typer.echo(f"starting Kafka on {broker.bootstrap} ...", err=True)
+        broker.start()
+    kafka = KafkaSettings(bootstrap=broker.bootstrap, namespace=namespace)
+    store_url = store or default_store_url()
+    procs = StageProcs(workdir)
+    try:
+        ensure_topics(kafka)
+        db = Store(store_url)
+        db.reset()
+        env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": namespace,
+               "GAITLINE_TRACK_STORE_URL": store_url, "GAITLINE_EMBED_METRICS_PORT": "0",
+               "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
+        for stage in STAGES:
+            procs.start(stage, env)
+        if inject_malformed:
+            _inject_malformed(kafka, inject_malformed)
+        typer.echo(f"frames: reading {network} ...", err=True)
+        from workers.cli_workers import run_frames
+
+        frames = run_frames(str(network), [], None, 1, False, 0, kafka)
+        typer.echo(f"frames: {frames['frames']} frames, {frames['windows']} windows; waiting for the "
+                   "pipeline to drain ...", err=True)
+        _wait_drained(kafka, procs, timeout_s)
+        idents = db.identities()
+        summary = {
+            "frames": frames["frames"],
+            "tracks": frames.get("tracks", 0),
+            "tracklets": message_count(kafka, TRACKLETS.full_name(namespace)) - inject_malformed,
+            "embeddings": message_count(kafka, EMBEDDINGS.full_name(namespace)),
+            "identities": len(idents),
+            "sightings": db.count(),
+            "sightings_on_topic": message_count(kafka, SIGHTINGS.full_name(namespace)),
+            "deadlettered": message_count(kafka, DEADLETTER.full_name(namespace)),
+            "elapsed_s": round(time.monotonic() - started_at, 2),
+            "store": store_url,
+            "namespace": namespace,
+            "bootstrap": kafka.bootstrap,
+            "logs": str(workdir),
+        }
+        db.close()
+    finally:
+        procs.stop()
+        if started_broker:
+            broker.stop()
+    _print_summary(summary, idents[:10])
+    if json_out:
+        typer.echo(json.dumps(summary))
+
+
+def _print_summary(s: dict[str, object], idents: list) -> None:  # type: ignore[type-arg]
+    typer.echo(f"gaitline demo: {s['frames']} frames -> {s['tracklets']} windows -> {s['embeddings']} "
+               f"embeddings -> {s['sightings']} sightings of {s['identities']} identities "
+               f"({s['deadlettered']} dead-lettered) in {s['elapsed_s']}s")
+    for ident in idents:
+        typer.echo(f"  {ident.identity_id}: {ident.sightings} sightings on {ident.cameras} camera(s)")
+    typer.echo(f"store: {s['store']}  (try: gaitline identities --store '{s['store']}')")

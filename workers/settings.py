@@ -1,0 +1,46 @@
+"""Typed runtime settings of the stream stages; every field names its environment variable."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workers.store import default_store_url
+
+
+class EmbedSettings(BaseSettings):
+    """Embedding agents (env prefix ``GAITLINE_EMBED_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAITLINE_EMBED_", extra="forbid")
+
+    model: str = Field("baseline", description="registered embedder name; env GAITLINE_EMBED_MODEL")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="env GAITLINE_EMBED_DEVICE")
+    max_batch: int = Field(64, ge=1, le=4096, description="env GAITLINE_EMBED_MAX_BATCH")
+    max_wait_s: float = Field(0.05, gt=0, le=10, description="env GAITLINE_EMBED_MAX_WAIT_S")
+    metrics_port: int = Field(9101, ge=0, le=65535, description="0 disables; env GAITLINE_EMBED_METRICS_PORT")
+
+
+class IndexSettings(BaseSettings):
+    """Identity service (env prefix ``GAITLINE_INDEX_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAITLINE_INDEX_", extra="forbid")
+
+    match_threshold: float = Field(
+        0.80, ge=-1, le=1, description="cosine similarity to accept a match; env GAITLINE_INDEX_MATCH_THRESHOLD")
+    update_rate: float = Field(
+        0.1, gt=0, le=1, description="how fast a matched identity's vector follows; env GAITLINE_INDEX_UPDATE_RATE")
+    metrics_port: int = Field(9102, ge=0, le=65535, description="0 disables; env GAITLINE_INDEX_METRICS_PORT")
+
+
+class TrackSettings(BaseSettings):
+    """Trajectory stitcher / store writer (env prefix ``GAITLINE_TRACK_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAITLINE_TRACK_", extra="forbid")
+
+    store_url: str = Field(default_factory=default_store_url,
+                           description="SQLAlchemy URL; env GAITLINE_TRACK_STORE_URL (or GAITLINE_STORE_URL)")
+    max_batch: int = Field(200, ge=1, description="env GAITLINE_TRACK_MAX_BATCH")
+    max_wait_s: float = Field(0.5, gt=0, description="env GAITLINE_TRACK_MAX_WAIT_S")
+    metrics_port: int = Field(9103, ge=0, le=65535, description="0 disables; env GAITLINE_TRACK_METRICS_PORT")

@@ -1,0 +1,68 @@
+"""The track stage: ``sightings.v1`` -> the store of sightings per identity.
+
+This first version stores sightings (idempotently, keyed by window id); stitching them
+into multi-camera trajectories with transit-feasibility checks builds on this table.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry
+
+from streams.exceptions import SchemaError
+from streams.faust_app import make_app
+from streams.schemas import Sighting
+from streams.settings import KafkaSettings
+from streams.topics import SIGHTINGS
+from workers.metrics import TrackMetrics
+from workers.settings import TrackSettings
+from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, run_worker
+from workers.store import Store
+
+STAGE = "track"
+
+
+class SightingWriter:
+    """The track stage's handler: decode sightings and write them to the store in one batch."""
+
+    def __init__(self, store: Store, metrics: TrackMetrics | None = None) -> None:
+        self.store = store
+        self.metrics = metrics
+
+    def __call__(self, records: list[Record]) -> list[Output]:
+        """Handle one batch of raw ``sightings.v1`` records."""
+        outputs: list[Output] = []
+        sightings: list[Sighting] = []
+        for rec in records:
+            try:
+                sightings.append(Sighting.from_bytes(rec.value))
+            except SchemaError as exc:
+                if self.metrics:
+                    self.metrics.deadlettered.labels("schema").inc()
+                outputs.append(dead_letter_output(STAGE, rec, str(exc)))
+        if not sightings:
+            return outputs
+        started = time.perf_counter()
+        # a store error is transient (database down): it propagates, the worker stops without
+        # committing, and its replacement re-reads the batch from the last committed offset
+        new = self.store.add_sightings(sightings)
+        if self.metrics:
+            now = time.time()
+            self.metrics.write_seconds.observe(time.perf_counter() - started)
+            self.metrics.sightings.inc(new)
+            self.metrics.duplicates.inc(len(sightings) - new)
+            for s in sightings:
+                self.metrics.end_to_end_seconds.observe(max(0.0, now - s.t_end))
+        return outputs
+
+
+def run(kafka: KafkaSettings, settings: TrackSettings) -> None:
+    """Store sightings until SIGTERM."""
+    registry = CollectorRegistry()
+    metrics = TrackMetrics(registry)
+    store = Store(settings.store_url)
+    app = make_app(STAGE, kafka)
+    attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics), settings.max_batch,
+                       settings.max_wait_s)
+    run_worker(app, registry, settings.metrics_port)
