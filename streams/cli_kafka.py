@@ -52,3 +52,13 @@ def topics(partitions: int | None = typer.Option(None, help="override partition 
     """Create gaitline's declared topics (GAITLINE_KAFKA_BOOTSTRAP / _NAMESPACE) if missing."""
     for name in ensure_topics(KafkaSettings(), partitions=partitions):
         typer.echo(name)
+
+
+@app.command()
+def fetch() -> None:
+    """Fetch the pinned Apache Kafka broker jars from Maven Central into the cache (once)."""
+    from streams.broker import ensure_jars
+    from streams.settings import KAFKA_VERSION
+
+    libs = ensure_jars(BrokerSettings())
+    typer.echo(f"kafka {KAFKA_VERSION} jars in {libs}")

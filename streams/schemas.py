@@ -73,7 +73,8 @@ class Message(BaseModel):
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise SchemaError(f"invalid {schema} v{version}: {where}: {first['msg']}") from exc
+            msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+            raise SchemaError(f"invalid {schema} v{version}: {where}: {msg}") from exc
 
 
 def _split(data: bytes | None) -> tuple[str, int, dict[str, Any], bytes]:

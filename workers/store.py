@@ -19,6 +19,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     func,
+    inspect,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -99,6 +100,8 @@ class Store:
             self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
             if create:
                 Base.metadata.create_all(self.engine)
+            elif not inspect(self.engine).has_table(SightingRow.__tablename__):
+                raise StoreError(f"store {self.url} holds no sightings yet (run the pipeline or `gaitline demo`)")
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot open store {self.url}: {exc.__class__.__name__}: {exc}") from exc
 

@@ -14,6 +14,15 @@ from streams.broker import LocalBroker
 from streams.settings import KAFKA_VERSION, BrokerSettings, KafkaSettings
 
 
+_USED: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which real services the integration tests talked to."""
+    for line in _USED:
+        terminalreporter.write_line(f"[integration] used {line}")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -28,7 +37,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBrok
                               state_dir=tmp_path_factory.mktemp("kafka"), start_timeout_s=120)
     broker = LocalBroker(settings)
     broker.start()
-    print(f"\n[integration] real Apache Kafka {KAFKA_VERSION} broker pid {broker.pid()} on {broker.bootstrap}")
+    _USED.append(f"real Apache Kafka {KAFKA_VERSION} broker (KRaft, pid {broker.pid()}) on {broker.bootstrap}")
     yield broker
     broker.stop()
 

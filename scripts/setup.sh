@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what gaitline needs, idempotently: Debian packages (when root), the virtual
+# environment at .venv, and the Apache Kafka broker jars (Maven Central, cached outside the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(opencv-doc postgresql prometheus maven default-jre-headless)
+PY=${PYTHON:-python3}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: missing Debian packages (${missing[*]}); install them as root" >&2
+  fi
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.gaitline-installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "setup: installing gaitline and its dependencies into .venv (torch is large on first install)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+
+.venv/bin/gaitline kafka fetch

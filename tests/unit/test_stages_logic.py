@@ -1,0 +1,119 @@
+"""The stage handlers without Kafka: embed, identity matching, store writing."""
+
+import numpy as np
+import pytest
+
+from gait.embedders import UnknownEmbedderError, get_embedder
+from index.gallery import Gallery
+from index.service import IdentityMatcher
+from streams.schemas import DeadLetter, Embedding, GaitParams, GalleryEntry, Sighting, TrackletWindow
+from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS
+from workers.embed import WindowEmbedder
+from workers.settings import IndexSettings
+from workers.stage import Record
+from workers.store import Store
+from workers.track import SightingWriter
+
+
+def _unit(v):
+    v = np.asarray(v, np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _emb(window_id, camera, track, vec, t=0.0):
+    v = _unit(vec)
+    return Embedding(window_id=window_id, camera_id=camera, track_id=track, region="r", t_start=t, t_end=t + 3,
+                     foot_point=(1.0, 2.0), ground_plane=True, quality=1.0, gait=GaitParams(speed_mps=1.2),
+                     model="m", model_version="1", dim=len(v), vector=v)
+
+
+def _rec(value, offset=0):
+    return Record(b"k", value, "embeddings.v1", 0, offset)
+
+
+def test_gallery_search_enrol_update_remove():
+    g = Gallery(3)
+    assert g.search(np.array([1, 0, 0])) == (None, -1.0)
+    a = g.enrol(np.array([1, 0, 0]), now=1.0)
+    b = g.enrol(np.array([0, 1, 0]), now=2.0)
+    ident, score = g.search(np.array([0.9, 0.1, 0]))
+    assert ident == a and score > 0.9
+    g.update(a, np.array([0, 0, 1]), rate=0.5)
+    assert g.counts[a] == 2 and 0.6 < g.score(a, np.array([0, 0, 1])) < 0.8
+    assert g.remove(b) and not g.remove(b)
+    assert g.search(np.array([0, 1, 0]))[0] == a and len(g) == 1
+
+
+def test_open_set_matching_enrols_strangers_and_keeps_tracks():
+    m = IdentityMatcher(IndexSettings(match_threshold=0.9))
+    out = m([_rec(_emb("c1/1/0", "c1", 1, [1, 0, 0, 0]).to_bytes())])
+    assert [o.topic for o in out] == [SIGHTINGS, GALLERY]
+    first = Sighting.from_bytes(out[0].value)
+    assert first.enrolled and first.score == 1.0
+    assert GalleryEntry.from_bytes(out[1].value).op == "enrol"
+    # the same walker on another camera: matched, not enrolled
+    again = Sighting.from_bytes(m([_rec(_emb("c2/7/0", "c2", 7, [0.98, 0.05, 0, 0]).to_bytes())])[0].value)
+    assert not again.enrolled and again.identity_id == first.identity_id and again.score > 0.9
+    # a stranger: a new identity
+    other = Sighting.from_bytes(m([_rec(_emb("c2/8/0", "c2", 8, [0, 0, 1, 0]).to_bytes())])[0].value)
+    assert other.enrolled and other.identity_id != first.identity_id
+    # a later window of a known track keeps its identity even when the vector drifts
+    drift = Sighting.from_bytes(m([_rec(_emb("c2/8/15", "c2", 8, [0, 0.5, 0.8, 0]).to_bytes())])[0].value)
+    assert drift.identity_id == other.identity_id and not drift.enrolled
+    # a redelivered window is not matched twice
+    assert m([_rec(_emb("c2/8/15", "c2", 8, [0, 0.5, 0.8, 0]).to_bytes())]) == []
+
+
+def test_matcher_dead_letters_bad_records_and_continues():
+    m = IdentityMatcher(IndexSettings())
+    good = _emb("c/1/0", "c", 1, [1, 0, 0, 0]).to_bytes()
+    wrong_dim = _emb("c/2/0", "c", 2, [1, 0, 0, 0, 0, 0]).to_bytes()
+    out = m([_rec(b"nonsense", 1), _rec(good, 2), _rec(wrong_dim, 3)])
+    topics = [o.topic for o in out]
+    assert topics.count(DEADLETTER) == 2 and topics.count(SIGHTINGS) == 1
+    letters = [DeadLetter.from_bytes(o.value) for o in out if o.topic is DEADLETTER]
+    assert {dl.offset for dl in letters} == {1, 3}
+    assert any("dim 6" in dl.reason for dl in letters) and all(dl.stage == "index" for dl in letters)
+
+
+def test_window_embedder_groups_lengths_and_dead_letters():
+    handler = WindowEmbedder(get_embedder("baseline"))
+
+    def win(n, wid):
+        return TrackletWindow(window_id=wid, camera_id="c", track_id=1, region="r", frame_start=0, frame_end=n - 1,
+                              timestamps=[0.0] * n, foot_points=[(0.0, 0.0)] * n, ground_plane=False,
+                              boxes=[(0, 0, 1, 1)] * n, quality=1.0,
+                              silhouettes=np.random.default_rng(n).integers(0, 2, (n, 64, 44), dtype=np.uint8))
+
+    out = handler([Record(b"k", win(30, "a").to_bytes(), "t", 0, 0), Record(b"k", b"bad", "t", 0, 1),
+                   Record(b"k", win(20, "b").to_bytes(), "t", 0, 2)])
+    embs = [Embedding.from_bytes(o.value) for o in out if o.topic is EMBEDDINGS]
+    assert sorted(e.window_id for e in embs) == ["a", "b"] and all(e.dim == 256 for e in embs)
+    assert [DeadLetter.from_bytes(o.value).offset for o in out if o.topic is DEADLETTER] == [1]
+
+
+def test_baseline_embeddings_separate_different_shapes():
+    e = get_embedder("baseline")
+    thin = np.zeros((1, 30, 64, 44), np.float32)
+    thin[..., 5:60, 19:25] = 1
+    wide = np.zeros((1, 30, 64, 44), np.float32)
+    wide[..., 5:60, 10:34] = 1
+    v = e.embed(np.concatenate([thin, thin * 1.0, wide]))
+    assert v.shape == (3, 256)
+    assert float(v[0] @ v[1]) > 0.99 and float(v[0] @ v[2]) < 0.9
+    with pytest.raises(UnknownEmbedderError, match="unknown model 'nope'"):
+        get_embedder("nope")
+
+
+def test_sighting_writer_is_idempotent(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    writer = SightingWriter(store)
+    s = Sighting(sighting_id="w1", identity_id="p-1", camera_id="c", track_id=1, region="r", t_start=1, t_end=4,
+                 x=1, y=2, ground_plane=True, score=1, enrolled=True, model="m", gait=GaitParams(cadence_spm=100))
+    assert writer([Record(b"p-1", s.to_bytes(), "s", 0, 0), Record(b"p-1", b"junk", "s", 0, 1)])[0].topic is DEADLETTER
+    writer([Record(b"p-1", s.to_bytes(), "s", 0, 0)])
+    assert store.count() == 1
+    rows = store.where("p-1")
+    assert rows[0].cadence_spm == 100 and rows[0].camera_id == "c"
+    assert [i.identity_id for i in store.identities()] == ["p-1"]
+    assert store.forget("p-1") == 1 and store.count() == 0
