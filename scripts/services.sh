@@ -8,7 +8,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [[ $(id -u) == 0 ]]; then
   ver=$(basename "$(dirname "$PGBIN")")
   pg_lsclusters -h 2>/dev/null | grep -q "^$ver main" || pg_createcluster "$ver" main >/dev/null
-  pg_ctlcluster "$ver" main start 2>/dev/null || true
+  pg_ctlcluster "$ver" main start >/dev/null 2>&1 || true
   port=$(pg_lsclusters -h | awk -v v="$ver" '$1==v && $2=="main" {print $3}')
   for _ in $(seq 50); do su postgres -c "psql -p $port -qAtc 'select 1'" >/dev/null 2>&1 && break; sleep 0.2; done
   su postgres -c "psql -p $port -qAtc \"select 1 from pg_roles where rolname='gaitline'\"" | grep -q 1 ||

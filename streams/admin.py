@@ -53,7 +53,7 @@ def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = ALL_TOPI
 
 def end_offsets(settings: KafkaSettings, topic: str) -> dict[int, int]:
     """Latest offset of each partition of ``topic`` (messages written so far)."""
-    consumer = KafkaConsumer(client_id="gaitline-offsets", **settings.kafka_python_kwargs())
+    consumer = KafkaConsumer(client_id="gaitline-offsets", enable_auto_commit=False, **settings.kafka_python_kwargs())
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]

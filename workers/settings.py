@@ -27,8 +27,10 @@ class IndexSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GAITLINE_INDEX_", extra="forbid")
 
-    match_threshold: float = Field(
-        0.80, ge=-1, le=1, description="cosine similarity to accept a match; env GAITLINE_INDEX_MATCH_THRESHOLD")
+    match_threshold: float | None = Field(
+        None, ge=-1, le=1,
+        description="cosine similarity to accept a match; None = the model's calibrated value "
+                    "(index.service.MODEL_THRESHOLDS); env GAITLINE_INDEX_MATCH_THRESHOLD")
     update_rate: float = Field(
         0.1, gt=0, le=1, description="how fast a matched identity's vector follows; env GAITLINE_INDEX_UPDATE_RATE")
     metrics_port: int = Field(9102, ge=0, le=65535, description="0 disables; env GAITLINE_INDEX_METRICS_PORT")

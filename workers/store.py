@@ -111,10 +111,10 @@ class Store:
         if not rows:
             return 0
         ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = ins(SightingRow).values(rows).on_conflict_do_nothing(index_elements=["sighting_id"])
+        stmt = (ins(SightingRow).values(rows).on_conflict_do_nothing(index_elements=["sighting_id"])
+                .returning(SightingRow.sighting_id))
         with Session(self.engine) as session, session.begin():
-            result = session.execute(stmt)
-            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+            return len(session.execute(stmt).all())  # rowcount is -1 on some drivers: count what came back
 
     def where(self, identity_id: str) -> Sequence[SightingRow]:
         """Every sighting of ``identity_id``, oldest first."""

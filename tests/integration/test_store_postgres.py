@@ -1,0 +1,52 @@
+"""The store on a real PostgreSQL server (started by scripts/services.sh, which make test runs)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import text
+
+from streams.schemas import GaitParams, Sighting
+from workers.store import Store
+
+from .conftest import _USED
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pg_store():
+    url = os.environ.get("GAITLINE_TEST_PG_URL")
+    if not url:
+        pytest.fail("GAITLINE_TEST_PG_URL is not set: run the integration suite through `make test`")
+    store = Store(url)
+    schema_probe = store.engine.connect()
+    version = schema_probe.execute(text("select version()")).scalar()
+    schema_probe.close()
+    if not any("PostgreSQL" in u for u in _USED):
+        _USED.append(f"real {str(version).split(',')[0]} at {url.split('@')[-1]}")
+    store.reset()
+    yield store
+    store.reset()
+    store.close()
+
+
+def _s(i: int, ident: str, t: float) -> Sighting:
+    return Sighting(sighting_id=f"cam/{i}/{uuid.uuid4().hex[:6]}", identity_id=ident, camera_id=f"cam{i % 2}",
+                    track_id=i, region="r", t_start=t, t_end=t + 3, x=1.0, y=2.0, ground_plane=True, score=0.95,
+                    enrolled=i == 0, model="m", gait=GaitParams(cadence_spm=105.0, speed_mps=1.3))
+
+
+def test_postgres_store_is_idempotent_and_answers_where(pg_store: Store):
+    rows = [_s(i, "p-a" if i < 3 else "p-b", 100.0 + i) for i in range(5)]
+    assert pg_store.add_sightings(rows) == 5
+    assert pg_store.add_sightings(rows[:2]) == 0  # redelivered: stored once
+    assert pg_store.count() == 5
+    where = pg_store.where("p-a")
+    assert [r.t_start for r in where] == [100.0, 101.0, 102.0]
+    summary = {i.identity_id: i for i in pg_store.identities()}
+    assert summary["p-a"].sightings == 3 and summary["p-a"].cameras == 2
+    assert summary["p-b"].first_seen == 103.0
+    assert pg_store.forget("p-a") == 3 and pg_store.count() == 2
