@@ -54,7 +54,7 @@ def _load_plugins() -> None:
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:
-            if exc.name != mod:
+            if not (exc.name and mod.startswith(exc.name)):
                 raise
 
 

@@ -40,7 +40,7 @@ def _mount() -> None:
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name == module:
+            if exc.name and module.startswith(exc.name):
                 continue  # that part of the product is not built yet
             raise
         obj = getattr(mod, attr)
