@@ -13,7 +13,6 @@ from streams.admin import ensure_topics
 from streams.broker import LocalBroker
 from streams.settings import KAFKA_VERSION, BrokerSettings, KafkaSettings
 
-
 _USED: list[str] = []
 
 
