@@ -131,5 +131,5 @@ def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
     gallery = replay_gallery(kafka)
     matcher = IdentityMatcher(settings, gallery, metrics)
     app = make_app(STAGE, kafka)
-    attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05)
+    attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05, lag=metrics.consumer_lag)
     run_worker(app, registry, settings.metrics_port)

@@ -35,3 +35,15 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
 fi
 
 .venv/bin/gaitline kafka fetch
+
+# Helm has no Debian package here: build it from the Go module proxy once (for helm lint/template).
+HELM_VERSION=v3.22.0
+HELM_BIN=${XDG_CACHE_HOME:-$HOME/.cache}/gaitline/bin/helm
+if [[ ! -x $HELM_BIN ]] && ! command -v helm >/dev/null; then
+  if command -v go >/dev/null; then
+    echo "setup: building helm $HELM_VERSION from the Go module proxy (once)"
+    GOBIN=$(dirname "$HELM_BIN") go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  else
+    echo "setup: Go is missing, cannot build helm (the chart tests need it)" >&2
+  fi
+fi

@@ -96,5 +96,5 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     metrics.model_info.labels(embedder.name, embedder.version, device).set(1)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, TRACKLETS, WindowEmbedder(embedder, metrics), settings.max_batch,
-                       settings.max_wait_s)
+                       settings.max_wait_s, lag=metrics.consumer_lag)
     run_worker(app, registry, settings.metrics_port)

@@ -54,6 +54,8 @@ class EmbedMetrics:
                                 ["model", "version", "device"], registry=registry)
         self.deadlettered = Counter("gaitline_embed_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.consumer_lag = Gauge("gaitline_embed_consumer_lag_records",
+                                  "Input records on this worker's partitions not yet read", registry=registry)
 
 
 class IndexMetrics:
@@ -70,6 +72,8 @@ class IndexMetrics:
                                         buckets=_LATENCY_BUCKETS, registry=registry)
         self.deadlettered = Counter("gaitline_index_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.consumer_lag = Gauge("gaitline_index_consumer_lag_records",
+                                  "Input records on this worker's partitions not yet read", registry=registry)
 
 
 class TrackMetrics:
@@ -87,6 +91,8 @@ class TrackMetrics:
                                             buckets=_LATENCY_BUCKETS, registry=registry)
         self.deadlettered = Counter("gaitline_track_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.consumer_lag = Gauge("gaitline_track_consumer_lag_records",
+                                  "Input records on this worker's partitions not yet read", registry=registry)
 
 
 def serve(registry: CollectorRegistry, port: int) -> None:

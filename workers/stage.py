@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import faust
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from streams.faust_app import raw_topic
 from streams.schemas import DeadLetter
@@ -57,7 +57,7 @@ def dead_letter_output(stage: str, rec: Record, reason: str) -> Output:
 
 
 def attach_batch_agent(app: faust.App, settings: KafkaSettings, source: TopicSpec, handler: Handler,
-                       max_batch: int, max_wait_s: float) -> None:
+                       max_batch: int, max_wait_s: float, lag: Gauge | None = None) -> None:
     """Run ``handler`` on batches of up to ``max_batch`` records from ``source`` (waiting at most
     ``max_wait_s`` to fill one) and send its outputs. The handler runs in a thread so the event
     loop keeps heartbeating while a model or a database works."""
@@ -74,6 +74,22 @@ def attach_batch_agent(app: faust.App, settings: KafkaSettings, source: TopicSpe
             for out in outputs:
                 # awaiting each send keeps order per key and applies broker backpressure
                 await sinks[out.topic.name].send(key=out.key, value=out.value)
+
+    if lag is not None:
+        gauge = lag
+
+        @app.timer(5.0)
+        async def _consumer_lag() -> None:
+            # records of the source on this worker's partitions not read yet (what autoscaling follows)
+            total = 0
+            for tp in app.consumer.assignment():
+                if tp.topic != src.get_topic_name():
+                    continue
+                position = await app.consumer.position(tp)
+                highwater = app.consumer.highwater(tp)
+                if position is not None and highwater is not None:
+                    total += max(0, highwater - position)
+            gauge.set(total)
 
 
 def run_worker(app: faust.App, registry: CollectorRegistry, metrics_port: int, loglevel: str = "warn") -> None:

@@ -64,5 +64,5 @@ def run(kafka: KafkaSettings, settings: TrackSettings) -> None:
     store = Store(settings.store_url)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics), settings.max_batch,
-                       settings.max_wait_s)
+                       settings.max_wait_s, lag=metrics.consumer_lag)
     run_worker(app, registry, settings.metrics_port)

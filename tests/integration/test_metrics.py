@@ -75,7 +75,7 @@ def test_prometheus_scrapes_stage_metrics(kafka: KafkaSettings, sqlite_url: str,
         _wait_drained(kafka, procs, timeout_s=120)
 
         text = _wait_http(f"http://127.0.0.1:{ports['embed']}/metrics")
-        assert "gaitline_embed_windows_total" in text
+        assert "gaitline_embed_windows_total" in text and "gaitline_embed_consumer_lag_records" in text
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
 

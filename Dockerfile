@@ -1,0 +1,16 @@
+# The one image every stage runs: `gaitline worker frames|embed|index|track`.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY streams streams
+COPY workers workers
+COPY index index
+COPY gait gait
+COPY sim sim
+COPY configs configs
+COPY bench bench
+RUN pip install --no-cache-dir .
+USER 10001
+ENTRYPOINT ["gaitline"]
