@@ -1,0 +1,183 @@
+"""``gaitline eval``: score gait recognition (CASIA-B protocol) and multi-camera tracking.
+
+``gait``: first 74 subjects train, the rest test (all subjects are test when there are too few
+for the split; the output says so). Gallery nm-01..04; probes nm-05/06 (NM), bg-01/02 (BG),
+cl-01/02 (CL). The training-free ``baseline`` and the ``trivial`` shortcut detector are scored
+side by side. With ``--json`` the last line is one JSON object (percent).
+
+``mtmc``: IDF1/IDP/IDR/MOTA of the store's sightings against a simulated city's ground truth.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from gait.dataset import VIEWS, DatasetError, Sequence, iter_sequences, scan
+from gait.embedders import Embedder, UnknownEmbedderError, get_embedder
+from gait.metrics import Split, exclude_identical, mean_average_precision, open_set, rank1_by_view
+from streams.exceptions import GaitlineError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Score recognition and tracking.")
+
+def _one_line_errors(fn: Callable[..., None]) -> Callable[..., None]:
+    """Impossible parameters end as one line on stderr and exit code 2, also when this app runs alone."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except GaitlineError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+
+    return run
+
+
+TRAIN_SUBJECTS = 74
+GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
+PROBES = {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")}
+BASELINES = ("baseline", "trivial")
+
+
+def resolve_model(name: str) -> Embedder:
+    """The embedder for ``--model``: a registered name, or a checkpoint file path.
+
+    A path goes to the ``checkpoint`` factory (registered by the learned-model module).
+    """
+    if Path(name).is_file():
+        try:
+            return get_embedder("checkpoint", path=name)
+        except UnknownEmbedderError as exc:
+            raise GaitlineError(f"--model {name}: a checkpoint file, but no 'checkpoint' loader is "
+                                "registered (the learned model module provides it)") from exc
+    return get_embedder(name)
+
+
+def split_subjects(subjects: list[str]) -> tuple[list[str], str]:
+    """Test subjects under the protocol and a note saying which split was used."""
+    if len(subjects) <= TRAIN_SUBJECTS:
+        return subjects, (f"{len(subjects)} subjects: fewer than the protocol's {TRAIN_SUBJECTS} training + "
+                          "test split needs, so all are scored as the test set")
+    return subjects[TRAIN_SUBJECTS:], (f"{len(subjects)} subjects: first {TRAIN_SUBJECTS} are training, "
+                                       f"{len(subjects) - TRAIN_SUBJECTS} test")
+
+
+def _split(items: list[tuple[Sequence, np.ndarray]]) -> Split:
+    emb = np.stack([e for _, e in items]) if items else np.zeros((0, 1), np.float32)
+    return Split(emb, np.array([s.subject for s, _ in items]), np.array([s.view for s, _ in items]))
+
+
+def score(embedded: list[tuple[Sequence, np.ndarray]], views: list[str]) -> dict[str, Any]:
+    """Rank-1 per condition and view, mAP and TPIR@FPIR=1 % from per-sequence embeddings (percent)."""
+    gallery = _split([(s, e) for s, e in embedded if s.type in GALLERY])
+    rank1: dict[str, float | None] = {}
+    per_view: dict[str, list[float | None]] = {}
+    probes_all = []
+    for cond, types in PROBES.items():
+        items = [(s, e) for s, e in embedded if s.type in types]
+        probes_all += items
+        if not items or not len(gallery.labels):
+            rank1[cond], per_view[cond] = None, [None] * len(views)
+            continue
+        pv = exclude_identical(rank1_by_view(_split(items), gallery, views)) * 100  # [V]
+        per_view[cond] = [None if math.isnan(v) else round(float(v), 2) for v in pv]
+        ok = pv[np.isfinite(pv)]
+        rank1[cond] = round(float(ok.mean()), 2) if len(ok) else None
+    probe = _split(probes_all)
+    m = mean_average_precision(probe, gallery) * 100 if len(probe.labels) and len(gallery.labels) else math.nan
+    subjects = sorted(set(gallery.labels.tolist()))
+    enrolled = set(subjects[::2])
+    tp = open_set(probe, gallery, enrolled) * 100 if len(subjects) >= 2 else math.nan
+    return {"rank1": rank1, "mAP": None if math.isnan(m) else round(m, 2),
+            "tpir_at_fpir1": None if math.isnan(tp) else round(tp, 2), "per_view": per_view}
+
+
+def _table(name: str, res: dict[str, Any], views: list[str]) -> str:
+    lines = [f"rank-1 (%) of {name} per probe view, identical views excluded:",
+             "cond " + " ".join(f"{v:>6}" for v in views) + "   mean"]
+    for cond, vals in res["per_view"].items():
+        cells = " ".join(f"{'-':>6}" if v is None else f"{v:6.1f}" for v in vals)
+        mean = res["rank1"][cond]
+        lines.append(f"{cond:<4} {cells} {'   -' if mean is None else f'{mean:6.1f}'}")
+    return "\n".join(lines)
+
+
+@app.command("gait")
+@_one_line_errors
+def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in the CASIA-B layout"),
+         model: str = typer.Option("baseline", "--model", help="registered model name or checkpoint file"),
+         json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+         baselines: bool = typer.Option(True, "--baselines/--no-baselines",
+                                        help="also score the training-free and trivial baselines"),
+         max_frames: int = typer.Option(0, "--max-frames", help="frames per sequence (0 = all)")) -> None:
+    """Score a gait model on a CASIA-B-style dataset (rank-1 NM/BG/CL, mAP, TPIR@FPIR=1 %)."""
+    if max_frames < 0:
+        raise typer.BadParameter("must be 0 (all) or positive", param_hint="--max-frames")
+    seqs = scan(dataset)
+    subjects = sorted({s.subject for s in seqs})
+    test, note = split_subjects(subjects)
+    tset = set(test)
+    seqs = [s for s in seqs if s.subject in tset and (s.type in GALLERY or any(s.type in t for t in PROBES.values()))]
+    names = [model] + ([b for b in BASELINES if b != model] if baselines else [])
+    models = {n: resolve_model(n) for n in names}
+    embedded: dict[str, list[tuple[Sequence, np.ndarray]]] = {n: [] for n in names}
+    for s, arr in iter_sequences(seqs, max_frames or None):
+        for n, emb in models.items():
+            embedded[n].append((s, emb.embed(arr[None])[0]))  # [dim]
+    if not embedded[model]:
+        raise DatasetError(f"--dataset {dataset}: no readable test sequences")
+    views = sorted({s.view for s in seqs}, key=lambda v: (VIEWS.index(v) if v in VIEWS else 99, v))
+    results = {n: score(embedded[n], views) for n in names}
+    typer.echo(note)
+    typer.echo(f"test: {len(test)} subjects, {len(embedded[model])} sequences, model {model!r}")
+    typer.echo(_table(model, results[model], views))
+    typer.echo("")
+    typer.echo(f"{'model':<24} {'NM':>6} {'BG':>6} {'CL':>6} {'mAP':>6} {'TPIR@1%':>8}")
+    for n, r in results.items():
+        cells = [r["rank1"][c] for c in PROBES] + [r["mAP"], r["tpir_at_fpir1"]]
+        typer.echo(f"{n:<24} " + " ".join(f"{'-':>6}" if v is None else f"{v:6.1f}" for v in cells))
+    if json_out:
+        main = {k: results[model][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
+        out = main | {"model": model, "test_subjects": len(test), "split": note,
+                      "baselines": {n: {k: results[n][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
+                                    for n in names if n != model}}
+        typer.echo(json.dumps(out))
+
+
+@app.command("mtmc")
+@_one_line_errors
+def mtmc(truth: Path = typer.Option(..., "--truth", help="city folder written by `gaitline sim city`"),
+         store: str = typer.Option(..., "--store", help="store URL holding the pipeline's sightings"),
+         json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+         max_dist: float = typer.Option(1.5, "--max-dist", help="metres within which a sighting matches")) -> None:
+    """Multi-camera IDF1/IDP/IDR/MOTA of stored sightings against the city's ground truth."""
+    from gait.mtmc import evaluate
+    from workers.store import Store
+
+    if not max_dist > 0:
+        raise typer.BadParameter("must be positive metres", param_hint="--max-dist")
+    if not truth.is_dir():
+        raise typer.BadParameter(f"{truth} is not a folder", param_hint="--truth")
+    st = Store(store, create=False)
+    try:
+        rows = list(st.all_sightings())
+    except Exception as exc:  # SQLAlchemy errors: the store exists but holds no sightings table
+        raise GaitlineError(f"--store {store}: cannot read sightings ({exc.__class__.__name__})") from exc
+    finally:
+        st.close()
+    res = evaluate(truth, rows, max_dist_m=max_dist)
+    typer.echo(f"{res['sightings']} sightings over {res['frames']} ground-truth frames")
+    typer.echo(f"{'camera':<12} {'IDF1':>6} {'IDP':>6} {'IDR':>6} {'MOTA':>7}")
+    for cam, r in [("ALL", res), *res["per_camera"].items()]:
+        typer.echo(f"{cam:<12} " + " ".join("     -" if r[k] is None else f"{r[k]:6.3f}"
+                                             for k in ("idf1", "idp", "idr", "mota")))
+    if json_out:
+        typer.echo(json.dumps(res))

@@ -1,0 +1,142 @@
+"""Multi-target multi-camera tracking scores against a simulated city's ground truth.
+
+Predictions are the store's sightings (an identity on a camera during a window). For every
+ground-truth frame of every camera, the sightings whose window covers the frame's time are the
+hypotheses (one per track: its latest window). A hypothesis matches a true person when
+
+* the sighting carries that person's ``truth_id`` (the frames worker tagged it from the
+  ``sim://`` ground truth), or otherwise
+* its ground point (``ground_plane``) lies within ``max_dist_m`` of the person's mean foot
+  point over the window.
+
+Scores come from ``motmetrics``: one accumulator over all cameras with global identities
+(multi-camera IDF1/IDP/IDR/MOTA, the DukeMTMC convention) and one per camera.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import motmetrics as mm
+import numpy as np
+
+from sim.truth import FrameTruth, camera_ids, read_truth
+
+METRICS = ["idf1", "idp", "idr", "mota", "num_switches", "num_false_positives", "num_misses"]
+
+
+class SightingLike(Protocol):
+    """What the evaluation reads from a stored sighting."""
+
+    camera_id: str
+    track_id: int
+    identity_id: str
+    t_start: float
+    t_end: float
+    x: float
+    y: float
+    ground_plane: bool
+    truth_id: str | None
+
+
+@dataclass
+class _Ids:
+    """Stable integer ids for motmetrics (it wants numbers)."""
+
+    table: dict[str, int]
+
+    def __call__(self, key: str) -> int:
+        return self.table.setdefault(key, len(self.table) + 1)
+
+
+def _hypotheses(rows: list[SightingLike], t: float) -> list[SightingLike]:
+    """Sightings covering ``t``, one per track (the latest-starting window)."""
+    by_track: dict[int, SightingLike] = {}
+    for r in rows:
+        if r.t_start <= t <= r.t_end:
+            cur = by_track.get(r.track_id)
+            if cur is None or r.t_start > cur.t_start:
+                by_track[r.track_id] = r
+    return list(by_track.values())
+
+
+def _foot_means(frames: list[FrameTruth]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per person: times ``[n]`` and ground foot points ``[n, 2]`` on this camera."""
+    acc: dict[str, tuple[list[float], list[tuple[float, float]]]] = {}
+    for f in frames:
+        for p in f.people:
+            ts, ps = acc.setdefault(p.id, ([], []))
+            ts.append(f.t)
+            ps.append(p.foot)
+    return {k: (np.array(ts), np.array(ps)) for k, (ts, ps) in acc.items()}
+
+
+def _distance(h: SightingLike, pid: str, feet: dict[str, tuple[np.ndarray, np.ndarray]], max_d: float) -> float:
+    if h.truth_id is not None:
+        return 0.0 if h.truth_id == pid else float("nan")
+    if not h.ground_plane or pid not in feet:
+        return float("nan")
+    ts, ps = feet[pid]
+    sel = (ts >= h.t_start) & (ts <= h.t_end)
+    if not sel.any():
+        return float("nan")
+    d = float(np.linalg.norm(ps[sel].mean(axis=0) - (h.x, h.y)))
+    return d if d <= max_d else float("nan")
+
+
+def evaluate(city: Path, sightings: Sequence[SightingLike], max_dist_m: float = 1.5,
+             min_visible: float = 0.3) -> dict[str, Any]:
+    """Score ``sightings`` against the city's ground truth.
+
+    Args:
+        city: the folder ``gaitline sim city`` wrote.
+        sightings: stored predictions (``Store.all_sightings()`` rows).
+        max_dist_m: ground distance within which a position-only sighting matches a person.
+        min_visible: people less visible than this are not required to be found.
+
+    Returns:
+        ``idf1``, ``idp``, ``idr``, ``mota`` (fractions) over all cameras, ``per_camera``
+        with the same per camera, and counts.
+    """
+    cams = camera_ids(city)
+    by_cam: dict[str, list[SightingLike]] = {c: [] for c in cams}
+    for s in sightings:
+        by_cam.setdefault(s.camera_id, []).append(s)
+    gt_ids, hyp_ids = _Ids({}), _Ids({})
+    overall = mm.MOTAccumulator(auto_id=False)
+    per: dict[str, mm.MOTAccumulator] = {}
+    n_frames = 0
+    for ci, cam in enumerate(cams):
+        frames = list(read_truth(city, cam))
+        feet = _foot_means(frames)
+        rows = sorted(by_cam.get(cam, []), key=lambda r: r.t_start)
+        acc = mm.MOTAccumulator(auto_id=False)
+        for f in frames:
+            people = [p for p in f.people if p.visible >= min_visible]
+            hyps = _hypotheses(rows, f.t)
+            d = np.array([[_distance(h, p.id, feet, max_dist_m) for h in hyps] for p in people])
+            d = d.reshape(len(people), len(hyps))  # [gt, hyp]
+            g = [gt_ids(p.id) for p in people]
+            hy = [hyp_ids(h.identity_id) for h in hyps]
+            acc.update(g, hy, d, frameid=f.frame)
+            overall.update(g, hy, d, frameid=ci * 10_000_000 + f.frame)
+            n_frames += 1
+        per[cam] = acc
+    mh = mm.metrics.create()
+    tot = mh.compute(overall, metrics=METRICS, name="all").iloc[0]
+    per_camera = {}
+    for cam, acc in per.items():
+        r = mh.compute(acc, metrics=METRICS, name=cam).iloc[0]
+        per_camera[cam] = {"idf1": _f(r["idf1"]), "mota": _f(r["mota"]), "idp": _f(r["idp"]), "idr": _f(r["idr"])}
+    return {"idf1": _f(tot["idf1"]), "idp": _f(tot["idp"]), "idr": _f(tot["idr"]), "mota": _f(tot["mota"]),
+            "id_switches": int(tot["num_switches"]), "false_positives": int(tot["num_false_positives"]),
+            "misses": int(tot["num_misses"]), "frames": n_frames, "sightings": len(sightings),
+            "per_camera": per_camera}
+
+
+def _f(v: object) -> float | None:
+    x = float(v)  # type: ignore[arg-type]
+    return None if not np.isfinite(x) else round(x, 4)
