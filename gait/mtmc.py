@@ -6,8 +6,8 @@ hypotheses (one per track: its latest window). A hypothesis matches a true perso
 
 * the sighting carries that person's ``truth_id`` (the frames worker tagged it from the
   ``sim://`` ground truth), or otherwise
-* its ground point (``ground_plane``) lies within ``max_dist_m`` of the person's mean foot
-  point over the window.
+* its ground point (``ground_plane``), the track's foot point at the window's last frame,
+  lies within ``max_dist_m`` of the person's foot point at that time.
 
 Scores come from ``motmetrics``: one accumulator over all cameras with global identities
 (multi-camera IDF1/IDP/IDR/MOTA, the DukeMTMC convention) and one per camera.
@@ -80,10 +80,11 @@ def _distance(h: SightingLike, pid: str, feet: dict[str, tuple[np.ndarray, np.nd
     if not h.ground_plane or pid not in feet:
         return float("nan")
     ts, ps = feet[pid]
-    sel = (ts >= h.t_start) & (ts <= h.t_end)
-    if not sel.any():
+    # a sighting's point is the walker's foot point at the window's last frame (t_end)
+    i = int(np.argmin(np.abs(ts - h.t_end)))
+    if abs(float(ts[i]) - h.t_end) > 0.5:
         return float("nan")
-    d = float(np.linalg.norm(ps[sel].mean(axis=0) - (h.x, h.y)))
+    d = float(np.linalg.norm(ps[i] - (h.x, h.y)))
     return d if d <= max_d else float("nan")
 
 
