@@ -28,7 +28,7 @@ _MASK_CODEC_RUNS = 2
 _MAX_FRAMES = 4096
 _MAX_SIDE = 1024
 _ZSTD_LEVEL = 9
-_ZSTD_LEVEL_RUNS = 19  # run residuals are tiny; the stronger level pays ~7 % for ~2 ms a window
+_ZSTD_LEVEL_RUNS = 15  # ~6 % smaller than level 9 for +0.6 ms a window; 19 gains 0.5 % more for 2x time
 
 _compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
 _compressor_runs = zstandard.ZstdCompressor(level=_ZSTD_LEVEL_RUNS)
@@ -134,8 +134,8 @@ def _decode_runs(data: bytes, n: int, h: int, w: int) -> np.ndarray:
     if p.size and (int(p.max()) > w or np.any(np.diff(pos, axis=2)[valid[..., 1:]] <= 0)):
         raise CodecError("silhouette run boundaries are out of order or outside the row")
     edge = np.zeros((n, h, w + 1), dtype=np.uint8)  # [n, h, w + 1]
-    f, r, _ = np.nonzero(valid)
-    edge[f, r, p] = 1
+    fi, ri, _ = np.nonzero(valid)
+    edge[fi, ri, p] = 1
     return (np.cumsum(edge, axis=2)[:, :, :w] & 1).astype(np.uint8)  # [n, h, w]
 
 

@@ -1,0 +1,131 @@
+"""The frames stage end to end on the real vtest.avi (no Kafka), settings and sharding."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from configs.schema import Camera, LoadedNetwork, Network, load_network
+from streams.exceptions import ConfigError, GaitlineError
+from streams.schemas import TrackletWindow
+from workers.frames import FramesSettings, cameras_for_replica, run_cameras
+
+
+@pytest.fixture(scope="module")
+def vtest_windows() -> tuple[list[TrackletWindow], object]:
+    loaded = load_network("vtest")
+    wins: list[TrackletWindow] = []
+    stop = threading.Event()
+
+    def sink(w: TrackletWindow) -> None:
+        wins.append(w)
+        if w.frame_end >= 260:
+            stop.set()
+
+    stats = run_cameras(loaded, ["vtest"], FramesSettings(), sink, stop)
+    return wins, stats
+
+
+def test_vtest_produces_plausible_windows(vtest_windows) -> None:
+    wins, stats = vtest_windows
+    assert stats.frames >= 200 and stats.windows == len(wins) >= 15
+    assert stats.tracks >= 4 and stats.per_camera["vtest"]["error"] is None
+    assert len({w.window_id for w in wins}) == len(wins)
+    for w in wins:
+        assert w.silhouettes.shape == (30, 64, 44) and w.quality >= 0.7
+        assert w.ground_plane and w.frame_end - w.frame_start >= 29
+        assert np.median([b[3] / b[2] for b in w.boxes]) > 1.3  # upright people
+        assert np.all(np.diff(w.timestamps) > 0)
+
+
+def test_windows_are_people_shaped_and_small_on_the_wire(vtest_windows) -> None:
+    wins, _ = vtest_windows
+    fill = np.mean([w.silhouettes[w.silhouettes.reshape(30, -1).any(1)].mean() for w in wins])
+    assert 0.15 < fill < 0.6  # a body covers part of its 64x44 frame, not all or nothing
+    sizes = [len(w.to_bytes()) for w in wins]
+    assert np.mean(sizes) < 3300
+    back = TrackletWindow.from_bytes(wins[0].to_bytes())
+    np.testing.assert_array_equal(back.silhouettes, wins[0].silhouettes)
+
+
+def test_walking_speeds_are_human(vtest_windows) -> None:
+    wins, _ = vtest_windows
+    speeds = [w.gait.speed_mps for w in wins if w.gait.speed_mps is not None]
+    assert len(speeds) >= len(wins) // 2
+    assert 0.3 < float(np.median(speeds)) < 2.2
+
+
+def test_stride_restarts_windows_every_15_frames(vtest_windows) -> None:
+    wins, _ = vtest_windows
+    by_track: dict[int, list[int]] = {}
+    for w in wins:
+        by_track.setdefault(w.track_id, []).append(w.frame_start)
+    long = max(by_track.values(), key=len)
+    assert len(long) >= 3
+    assert min(np.diff(sorted(long))) >= 15
+
+
+def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAITLINE_FRAMES_WINDOW", "20")
+    monkeypatch.setenv("GAITLINE_FRAMES_BGSUB", "knn")
+    s = FramesSettings()
+    assert s.window == 20 and s.bgsub == "knn" and s.stride == 15
+    monkeypatch.setenv("GAITLINE_FRAMES_BGSUB", "magic")
+    with pytest.raises(ValidationError):
+        FramesSettings()
+    with pytest.raises(ValidationError):
+        FramesSettings(windw=3)  # type: ignore[call-arg]
+    for name, field in FramesSettings.model_fields.items():
+        assert f"GAITLINE_FRAMES_{name.upper()}" in (field.description or ""), name
+
+
+def _net(n: int) -> Network:
+    return Network(name="n", cameras=[Camera(id=f"cam{i}", source="/x.mp4", region="r", fps=10)
+                                      for i in range(n)])
+
+
+def test_replica_sharding_is_a_stable_partition() -> None:
+    net = _net(40)
+    shards = [cameras_for_replica(net, r, 4) for r in range(4)]
+    flat = [c for s in shards for c in s]
+    assert sorted(flat) == sorted(c.id for c in net.cameras)
+    assert all(5 <= len(s) <= 15 for s in shards)
+    assert shards == [cameras_for_replica(net, r, 4) for r in range(4)]
+    grown = [cameras_for_replica(net, r, 5) for r in range(5)]
+    moved = sum(1 for r in range(4) for c in shards[r] if c not in grown[r])
+    assert moved <= 14  # ~1/5 of the cameras move, not most of them
+    with pytest.raises(ConfigError):
+        cameras_for_replica(net, 4, 4)
+
+
+def test_bad_camera_source_fails_before_running(tmp_path: Path) -> None:
+    net = Network(name="n", cameras=[Camera(id="c", source="gopher://x", region="r", fps=10)])
+    loaded = LoadedNetwork(network=net, path=tmp_path / "n.yaml")
+    with pytest.raises(GaitlineError, match="unsupported source scheme"):
+        run_cameras(loaded, ["c"], FramesSettings(), lambda w: None, threading.Event())
+    with pytest.raises(ConfigError, match="unknown camera"):
+        run_cameras(loaded, ["zz"], FramesSettings(), lambda w: None, threading.Event())
+
+
+def test_two_cameras_in_one_process_share_a_serialised_sink(tmp_path: Path) -> None:
+    src = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+    net = Network(name="n", cameras=[Camera(id=c, source=src, region="r", fps=10) for c in ("a", "b")])
+    loaded = LoadedNetwork(network=net, path=tmp_path / "n.yaml")
+    busy = threading.Lock()
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def sink(w: TrackletWindow) -> None:
+        assert busy.acquire(blocking=False), "sink called concurrently"
+        seen.append(w.camera_id)
+        busy.release()
+        if len(seen) >= 12:
+            stop.set()
+
+    stats = run_cameras(loaded, ["a", "b"], FramesSettings(), sink, stop)
+    assert set(seen) == {"a", "b"} and set(stats.per_camera) == {"a", "b"}
+    assert stats.windows == len(seen)
