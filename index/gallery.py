@@ -32,15 +32,13 @@ class Gallery:
     def __contains__(self, identity_id: object) -> bool:
         return identity_id in self._by_id
 
-    def search(self, vec: np.ndarray) -> tuple[str | None, float]:
-        """Best identity for ``vec`` ``[dim]`` and its cosine score; ``(None, -1.0)`` when empty."""
+    def search(self, vec: np.ndarray, k: int = 1) -> list[tuple[str, float]]:
+        """Up to ``k`` best identities for ``vec`` ``[dim]`` with cosine scores, best first."""
         if not self._by_id:
-            return None, -1.0
-        scores, labels = self._index.search(_unit(vec)[None, :], 1)  # [1, 1] each
-        label = int(labels[0, 0])
-        if label < 0:
-            return None, -1.0
-        return self._by_label[label], float(scores[0, 0])
+            return []
+        scores, labels = self._index.search(_unit(vec)[None, :], min(k, len(self._by_id)))  # [1, k] each
+        return [(self._by_label[int(lb)], float(sc)) for sc, lb in zip(scores[0], labels[0], strict=True)
+                if int(lb) >= 0]
 
     def score(self, identity_id: str, vec: np.ndarray) -> float:
         """Cosine similarity between ``vec`` and the identity's vector."""

@@ -15,8 +15,10 @@ from streams.topics import GALLERY
 log = logging.getLogger(__name__)
 
 
-def replay_gallery(kafka: KafkaSettings) -> Gallery | None:
-    """Read ``gallery.v1`` from the beginning to its current end; None when it is empty.
+def replay_gallery(kafka: KafkaSettings) -> tuple[Gallery | None, dict[str, tuple[str, float]]]:
+    """Read ``gallery.v1`` from the beginning to its current end.
+
+    Returns the gallery (None when the topic is empty) and each identity's last camera and time.
 
     The latest record per identity wins; a tombstone (null value) removes the identity.
     """
@@ -24,12 +26,12 @@ def replay_gallery(kafka: KafkaSettings) -> Gallery | None:
     consumer = KafkaConsumer(client_id="gaitline-gallery-replay", enable_auto_commit=False,
                              **kafka.kafka_python_kwargs())
     gallery: Gallery | None = None
-    pending_removals: set[str] = set()
+    last_seen: dict[str, tuple[str, float]] = {}
     try:
         parts = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(parts)]
         if not tps:
-            return None
+            return None, last_seen
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
@@ -37,10 +39,10 @@ def replay_gallery(kafka: KafkaSettings) -> Gallery | None:
             for batch in consumer.poll(timeout_ms=1000).values():
                 for msg in batch:
                     ident = msg.key.decode() if msg.key else ""
-                    if msg.value is None:
+                    if msg.value is None:  # a tombstone: the identity was forgotten
                         if gallery is not None:
                             gallery.remove(ident)
-                        pending_removals.add(ident)
+                        last_seen.pop(ident, None)
                         continue
                     try:
                         entry = GalleryEntry.from_bytes(msg.value)
@@ -48,10 +50,11 @@ def replay_gallery(kafka: KafkaSettings) -> Gallery | None:
                         log.warning("skipping bad gallery record at offset %s: %s", msg.offset, exc)
                         continue
                     gallery = gallery or Gallery(entry.dim)
-                    pending_removals.discard(ident)
                     gallery.put(entry.identity_id, entry.vector, entry.n_sightings, entry.created_at)
+                    if entry.last_camera_id is not None and entry.last_seen is not None:
+                        last_seen[entry.identity_id] = (entry.last_camera_id, entry.last_seen)
     finally:
         consumer.close()
     if gallery is not None:
         log.info("gallery replayed: %d identities from %s", len(gallery), topic)
-    return gallery
+    return gallery, last_seen

@@ -13,7 +13,9 @@ from collections import OrderedDict
 
 from prometheus_client import CollectorRegistry
 
+from configs.schema import load_network
 from index.gallery import Gallery
+from index.gating import TransitGate
 from index.replay import replay_gallery
 from streams.exceptions import SchemaError
 from streams.faust_app import make_app
@@ -38,10 +40,13 @@ class IdentityMatcher:
     """The index stage's handler; keeps the gallery and a bounded memory of tracks and windows."""
 
     def __init__(self, settings: IndexSettings, gallery: Gallery | None = None,
-                 metrics: IndexMetrics | None = None) -> None:
+                 metrics: IndexMetrics | None = None, gate: TransitGate | None = None,
+                 last_seen: dict[str, tuple[str, float]] | None = None) -> None:
         self.settings = settings
         self.gallery = gallery
         self.metrics = metrics
+        self.gate = gate or TransitGate(None)
+        self.last_seen: dict[str, tuple[str, float]] = last_seen or {}
         self._tracks: OrderedDict[tuple[str, int], str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
 
@@ -77,7 +82,7 @@ class IdentityMatcher:
         if identity is not None and identity in self.gallery:
             score = self.gallery.score(identity, emb.vector)
         else:
-            identity, score = self.gallery.search(emb.vector)
+            identity, score = self._best_feasible(emb)
         if self.metrics:
             self.metrics.search_seconds.observe(time.perf_counter() - started)
             self.metrics.queries.inc()
@@ -93,6 +98,7 @@ class IdentityMatcher:
             vector = self.gallery.update(identity, emb.vector, self.settings.update_rate)
             if self.metrics:
                 self.metrics.matched.inc()
+        self.last_seen[identity] = (emb.camera_id, emb.t_end)
         _remember(self._tracks, track_key, identity)
         sighting = Sighting(sighting_id=emb.window_id, identity_id=identity, camera_id=emb.camera_id,
                             track_id=emb.track_id, region=emb.region, t_start=emb.t_start, t_end=emb.t_end,
@@ -101,9 +107,21 @@ class IdentityMatcher:
                             truth_id=emb.truth_id)
         entry = GalleryEntry(identity_id=identity, op="enrol" if enrolled else "update", model=emb.model,
                              dim=self.gallery.dim, n_sightings=self.gallery.counts[identity],
-                             created_at=self.gallery.created[identity], updated_at=now, vector=vector)
+                             created_at=self.gallery.created[identity], updated_at=now,
+                             last_camera_id=emb.camera_id, last_seen=emb.t_end, vector=vector)
         key = identity.encode()
         return [Output(SIGHTINGS, key, sighting.to_bytes()), Output(GALLERY, key, entry.to_bytes())]
+
+    def _best_feasible(self, emb: Embedding) -> tuple[str | None, float]:
+        """The most similar identity that could have walked to this camera by now."""
+        assert self.gallery is not None
+        for identity, score in self.gallery.search(emb.vector, k=self.settings.candidates):
+            last_camera, last_t = self.last_seen.get(identity, (None, None))
+            if self.gate.feasible(last_camera, last_t, emb.camera_id, emb.t_start):
+                return identity, score
+            if self.metrics:
+                self.metrics.gated.inc()
+        return None, -1.0
 
     def threshold(self, model: str) -> float:
         """The open-set threshold: the setting if given, else the model's calibrated value."""
@@ -128,8 +146,9 @@ def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
     """Replay the gallery from ``gallery.v1``, then match embeddings until SIGTERM."""
     registry = CollectorRegistry()
     metrics = IndexMetrics(registry)
-    gallery = replay_gallery(kafka)
-    matcher = IdentityMatcher(settings, gallery, metrics)
+    gallery, last_seen = replay_gallery(kafka)
+    network = load_network(settings.network).network if settings.network else None
+    matcher = IdentityMatcher(settings, gallery, metrics, TransitGate(network, settings.open_world_s), last_seen)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05, lag=metrics.consumer_lag)
     run_worker(app, registry, settings.metrics_port)

@@ -237,6 +237,8 @@ class GalleryEntry(Message):
     n_sightings: int = Field(ge=1)
     created_at: float
     updated_at: float
+    last_camera_id: str | None = Field(None, description="where the identity was last seen (for gating)")
+    last_seen: float | None = Field(None, description="when, epoch seconds")
     vector: np.ndarray = Field(exclude=True)
 
     def _payload(self) -> bytes:

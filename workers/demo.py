@@ -152,7 +152,8 @@ def demo(
         db = Store(store_url)
         db.reset()
         env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": namespace,
-               "GAITLINE_TRACK_STORE_URL": store_url, "GAITLINE_EMBED_METRICS_PORT": "0",
+               "GAITLINE_TRACK_STORE_URL": store_url, "GAITLINE_INDEX_NETWORK": str(network),
+               "GAITLINE_EMBED_METRICS_PORT": "0",
                "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
         for stage in STAGES:
             procs.start(stage, env)

@@ -66,6 +66,8 @@ class IndexMetrics:
         self.enrolled = Counter("gaitline_index_enrolled_total", "New identities enrolled", registry=registry)
         self.matched = Counter("gaitline_index_matched_total", "Embeddings matched to a known identity",
                                registry=registry)
+        self.gated = Counter("gaitline_index_gated_total",
+                             "Candidates refused because the walk between cameras is infeasible", registry=registry)
         self.gallery_size = Gauge("gaitline_index_gallery_identities", "Identities in the gallery",
                                   registry=registry)
         self.search_seconds = Histogram("gaitline_index_search_seconds", "FAISS search time per query",

@@ -33,6 +33,12 @@ class IndexSettings(BaseSettings):
                     "(index.service.MODEL_THRESHOLDS); env GAITLINE_INDEX_MATCH_THRESHOLD")
     update_rate: float = Field(
         0.1, gt=0, le=1, description="how fast a matched identity's vector follows; env GAITLINE_INDEX_UPDATE_RATE")
+    candidates: int = Field(
+        10, ge=1, le=1000, description="gallery candidates checked for feasibility; env GAITLINE_INDEX_CANDIDATES")
+    network: str | None = Field(
+        None, description="network YAML whose topology gates matches; env GAITLINE_INDEX_NETWORK")
+    open_world_s: float = Field(
+        3600.0, gt=0, description="after this gap, unlinked cameras are reachable; env GAITLINE_INDEX_OPEN_WORLD_S")
     metrics_port: int = Field(9102, ge=0, le=65535, description="0 disables; env GAITLINE_INDEX_METRICS_PORT")
 
 

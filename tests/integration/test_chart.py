@@ -39,7 +39,8 @@ def test_chart_lints_and_renders_every_stage():
     assert ("StatefulSet", "city-gaitline-frames") in kinds
     assert ("ScaledObject", "city-gaitline-embed") in kinds
     sts = next(d for d in docs if d["kind"] == "StatefulSet")
-    assert sts["spec"]["replicas"] == 3 and "--replicas 3" in sts["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    args = sts["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert sts["spec"]["replicas"] == 3 and "--replicas 3" in args
     network = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-network"))
     assert yaml.safe_load(network["data"]["network.yaml"])["cameras"][0]["id"] == "cam1"
 

@@ -33,15 +33,16 @@ def _rec(value, offset=0):
 
 def test_gallery_search_enrol_update_remove():
     g = Gallery(3)
-    assert g.search(np.array([1, 0, 0])) == (None, -1.0)
+    assert g.search(np.array([1, 0, 0])) == []
     a = g.enrol(np.array([1, 0, 0]), now=1.0)
     b = g.enrol(np.array([0, 1, 0]), now=2.0)
-    ident, score = g.search(np.array([0.9, 0.1, 0]))
+    (ident, score), (second, _) = g.search(np.array([0.9, 0.1, 0]), k=5)
+    assert second == b
     assert ident == a and score > 0.9
     g.update(a, np.array([0, 0, 1]), rate=0.5)
     assert g.counts[a] == 2 and 0.6 < g.score(a, np.array([0, 0, 1])) < 0.8
     assert g.remove(b) and not g.remove(b)
-    assert g.search(np.array([0, 1, 0]))[0] == a and len(g) == 1
+    assert g.search(np.array([0, 1, 0]))[0][0] == a and len(g) == 1
 
 
 def test_open_set_matching_enrols_strangers_and_keeps_tracks():
@@ -117,3 +118,26 @@ def test_sighting_writer_is_idempotent(tmp_path):
     assert rows[0].cadence_spm == 100 and rows[0].camera_id == "c"
     assert [i.identity_id for i in store.identities()] == ["p-1"]
     assert store.forget("p-1") == 1 and store.count() == 0
+
+
+def test_transit_gating_refuses_impossible_walks():
+    from configs.schema import Camera, Edge, Network
+    from index.gating import TransitGate
+
+    cams = [Camera(id=c, source=f"{c}.avi", region="r", fps=10) for c in ("a", "b", "c")]
+    net = Network(name="n", cameras=cams, topology=[Edge.model_validate(
+        {"from": "a", "to": "b", "min_transit_s": 30, "typical_transit_s": 60})])
+    gate = TransitGate(net, open_world_s=600)
+    assert gate.feasible("a", 100.0, "a", 101.0)  # same camera
+    assert not gate.feasible("a", 100.0, "b", 110.0) and gate.feasible("b", 100.0, "a", 131.0)
+    assert not gate.feasible("a", 100.0, "c", 400.0) and gate.feasible("a", 100.0, "c", 701.0)
+    assert TransitGate(None).feasible("a", 100.0, "c", 100.0)
+
+    m = IdentityMatcher(IndexSettings(match_threshold=0.9), gate=gate)
+    first = Sighting.from_bytes(m([_rec(_emb("a/1/0", "a", 1, [1, 0, 0, 0], t=100).to_bytes())])[0].value)
+    # the same vector on b ten seconds later cannot be the same walker: a new identity
+    fast = Sighting.from_bytes(m([_rec(_emb("b/1/0", "b", 1, [1, 0, 0, 0], t=110).to_bytes())])[0].value)
+    assert fast.enrolled and fast.identity_id != first.identity_id
+    # on c an hour later it can: matched to the closest feasible identity
+    late = Sighting.from_bytes(m([_rec(_emb("c/1/0", "c", 1, [1, 0, 0, 0], t=4000).to_bytes())])[0].value)
+    assert not late.enrolled and late.identity_id in {first.identity_id, fast.identity_id}
