@@ -6,8 +6,13 @@ hypotheses (one per track: its latest window). A hypothesis matches a true perso
 
 * the sighting carries that person's ``truth_id`` (the frames worker tagged it from the
   ``sim://`` ground truth), or otherwise
+* its box (the track's box at the window's last frame) overlaps the person's box at that
+  time with IoU >= ``min_iou`` (the usual MOT criterion), or, for sightings without a box,
 * its ground point (``ground_plane``), the track's foot point at the window's last frame,
   lies within ``max_dist_m`` of the person's foot point at that time.
+
+People too small (box under ``min_height_px``) or too hidden (``min_visible``) to analyse are
+"don't care": nobody is required to find them, and a sighting of one is not a false positive.
 
 Scores come from ``motmetrics``: one accumulator over all cameras with global identities
 (multi-camera IDF1/IDP/IDR/MOTA, the DukeMTMC convention) and one per camera.
@@ -40,6 +45,10 @@ class SightingLike(Protocol):
     y: float
     ground_plane: bool
     truth_id: str | None
+    box_x: int | None
+    box_y: int | None
+    box_w: int | None
+    box_h: int | None
 
 
 @dataclass
@@ -63,33 +72,61 @@ def _hypotheses(rows: list[SightingLike], t: float) -> list[SightingLike]:
     return list(by_track.values())
 
 
-def _foot_means(frames: list[FrameTruth]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per person: times ``[n]`` and ground foot points ``[n, 2]`` on this camera."""
-    acc: dict[str, tuple[list[float], list[tuple[float, float]]]] = {}
+@dataclass
+class _Person:
+    """One person on one camera over time: times ``[n]``, feet ``[n, 2]``, boxes ``[n, 4]``."""
+
+    ts: np.ndarray
+    feet: np.ndarray
+    boxes: np.ndarray
+
+
+def _people(frames: list[FrameTruth]) -> dict[str, _Person]:
+    acc: dict[str, tuple[list[float], list[tuple[float, float]], list[tuple[int, ...]]]] = {}
     for f in frames:
         for p in f.people:
-            ts, ps = acc.setdefault(p.id, ([], []))
+            ts, fs, bs = acc.setdefault(p.id, ([], [], []))
             ts.append(f.t)
-            ps.append(p.foot)
-    return {k: (np.array(ts), np.array(ps)) for k, (ts, ps) in acc.items()}
+            fs.append(p.foot)
+            bs.append(tuple(p.box))
+    return {k: _Person(np.array(ts), np.array(fs, dtype=float), np.array(bs, dtype=float))
+            for k, (ts, fs, bs) in acc.items()}
 
 
-def _distance(h: SightingLike, pid: str, feet: dict[str, tuple[np.ndarray, np.ndarray]], max_d: float) -> float:
+def _iou(a: np.ndarray, b: tuple[float, float, float, float]) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw = max(0.0, min(ax1, bx1) - max(a[0], b[0]))
+    ih = max(0.0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _distance(h: SightingLike, pid: str, people: dict[str, _Person], max_d: float, min_iou: float) -> float:
     if h.truth_id is not None:
         return 0.0 if h.truth_id == pid else float("nan")
-    if not h.ground_plane or pid not in feet:
+    person = people.get(pid)
+    if person is None:
         return float("nan")
-    ts, ps = feet[pid]
-    # a sighting's point is the walker's foot point at the window's last frame (t_end)
-    i = int(np.argmin(np.abs(ts - h.t_end)))
-    if abs(float(ts[i]) - h.t_end) > 0.5:
+    # a sighting's box and point are the walker's at the window's last frame (t_end)
+    i = int(np.argmin(np.abs(person.ts - h.t_end)))
+    if abs(float(person.ts[i]) - h.t_end) > 0.5:
         return float("nan")
-    d = float(np.linalg.norm(ps[i] - (h.x, h.y)))
+    if h.box_w is not None and h.box_h is not None and h.box_x is not None and h.box_y is not None:
+        iou = _iou(person.boxes[i], (h.box_x, h.box_y, h.box_w, h.box_h))
+        return 1.0 - iou if iou >= min_iou else float("nan")
+    if not h.ground_plane:
+        return float("nan")
+    d = float(np.linalg.norm(person.feet[i] - (h.x, h.y)))
     return d if d <= max_d else float("nan")
 
 
+def _hits(h: SightingLike, group: list[Any], people_of: dict[str, _Person], max_d: float, min_iou: float) -> bool:
+    return any(np.isfinite(_distance(h, p.id, people_of, max_d, min_iou)) for p in group)
+
+
 def evaluate(city: Path, sightings: Sequence[SightingLike], max_dist_m: float = 1.5,
-             min_visible: float = 0.3) -> dict[str, Any]:
+             min_visible: float = 0.3, min_iou: float = 0.5, min_height_px: int = 40) -> dict[str, Any]:
     """Score ``sightings`` against the city's ground truth.
 
     Args:
@@ -97,6 +134,8 @@ def evaluate(city: Path, sightings: Sequence[SightingLike], max_dist_m: float = 
         sightings: stored predictions (``Store.all_sightings()`` rows).
         max_dist_m: ground distance within which a position-only sighting matches a person.
         min_visible: people less visible than this are not required to be found.
+        min_iou: box overlap for a sighting with a box to match a person.
+        min_height_px: people with a shorter box are not required to be found.
 
     Returns:
         ``idf1``, ``idp``, ``idr``, ``mota`` (fractions) over all cameras, ``per_camera``
@@ -112,13 +151,18 @@ def evaluate(city: Path, sightings: Sequence[SightingLike], max_dist_m: float = 
     n_frames = 0
     for ci, cam in enumerate(cams):
         frames = list(read_truth(city, cam))
-        feet = _foot_means(frames)
+        people_of = _people(frames)
         rows = sorted(by_cam.get(cam, []), key=lambda r: r.t_start)
         acc = mm.MOTAccumulator(auto_id=False)
         for f in frames:
-            people = [p for p in f.people if p.visible >= min_visible]
+            people = [p for p in f.people if p.visible >= min_visible and p.box[3] >= min_height_px]
+            ignored = [p for p in f.people if p not in people]
             hyps = _hypotheses(rows, f.t)
-            d = np.array([[_distance(h, p.id, feet, max_dist_m) for h in hyps] for p in people])
+
+            # a sighting of a don't-care person is neither a hit nor a false positive
+            hyps = [h for h in hyps if not (ignored and _hits(h, ignored, people_of, max_dist_m, min_iou)
+                                            and not _hits(h, people, people_of, max_dist_m, min_iou))]
+            d = np.array([[_distance(h, p.id, people_of, max_dist_m, min_iou) for h in hyps] for p in people])
             d = d.reshape(len(people), len(hyps))  # [gt, hyp]
             g = [gt_ids(p.id) for p in people]
             hy = [hyp_ids(h.identity_id) for h in hyps]

@@ -102,7 +102,7 @@ class IdentityMatcher:
         _remember(self._tracks, track_key, identity)
         sighting = Sighting(sighting_id=emb.window_id, identity_id=identity, camera_id=emb.camera_id,
                             track_id=emb.track_id, region=emb.region, t_start=emb.t_start, t_end=emb.t_end,
-                            x=emb.foot_point[0], y=emb.foot_point[1], ground_plane=emb.ground_plane,
+                            x=emb.foot_point[0], y=emb.foot_point[1], box=emb.box, ground_plane=emb.ground_plane,
                             score=score, enrolled=enrolled, model=emb.model, gait=emb.gait,
                             truth_id=emb.truth_id)
         entry = GalleryEntry(identity_id=identity, op="enrol" if enrolled else "update", model=emb.model,

@@ -23,7 +23,7 @@ from sim.truth import rle_encode
 
 GROUND_RES = 0.08  # metres per texture pixel
 GROUND_HALF = 48.0  # texture covers ±48 m around the camera's intersection
-MIN_BOX_H = 40  # people smaller than this (pixels at 576 rows) are not ground truth: too small for gait
+MIN_BOX_H = 40  # people smaller than this (pixels at 576 rows) are too small for gait: not a visit
 
 
 def world_figure(w: Walker, t: np.ndarray) -> tuple[Figure, np.ndarray, np.ndarray]:
@@ -204,11 +204,13 @@ def _render_camera(plan: CityPlan, ci: int, cc: CityCamera, figs: list[tuple[Fig
             for k, (bx, by, bw, bh, full) in boxes.items():
                 vm = label[by:by + bh, bx:bx + bw] == k + 1
                 v = float(np.count_nonzero(vm)) / max(full, 1)
-                if v <= 0 or bh < MIN_BOX_H * Hh / 576:
+                if v <= 0:
                     continue
                 wk = plan.walkers[k]
                 tt = round(START_TIME + float(t[i]), 3)
-                if v >= 0.3:
+                # everyone rendered is in the truth (evaluation treats the small as don't-care);
+                # a visit counts only while the walker is large and visible enough to analyse
+                if v >= 0.3 and bh >= MIN_BOX_H * Hh / 576:
                     seen.setdefault(wk.id, []).append(tt)
                 fx, fy = figs[k][1][i]
                 people.append({"id": wk.id, "box": [bx, by, bw, bh], "visible": round(min(v, 1.0), 3),

@@ -178,6 +178,7 @@ class Embedding(Message):
     t_start: float
     t_end: float
     foot_point: tuple[float, float] = Field(description="last foot point of the window")
+    box: tuple[int, int, int, int] | None = Field(None, description="last frame's x, y, w, h in pixels")
     ground_plane: bool
     quality: float = Field(ge=0, le=1)
     gait: GaitParams
@@ -213,6 +214,7 @@ class Sighting(Message):
     t_end: float
     x: float
     y: float
+    box: tuple[int, int, int, int] | None = Field(None, description="last frame's x, y, w, h in pixels")
     ground_plane: bool
     score: float = Field(description="cosine similarity to the identity (1.0 when just enrolled)")
     enrolled: bool = Field(description="True when this sighting created the identity")

@@ -75,7 +75,8 @@ class WindowEmbedder:
                 continue
             emb = Embedding(window_id=w.window_id, camera_id=w.camera_id, track_id=w.track_id,
                             region=w.region, t_start=w.timestamps[0], t_end=w.timestamps[-1],
-                            foot_point=w.foot_points[-1], ground_plane=w.ground_plane, quality=w.quality,
+                            foot_point=w.foot_points[-1], box=w.boxes[-1], ground_plane=w.ground_plane,
+                            quality=w.quality,
                             gait=w.gait, model=self.embedder.name, model_version=self.embedder.version,
                             dim=int(vec.shape[0]), truth_id=w.truth_id, vector=vec)
             out.append(Output(EMBEDDINGS, w.region.encode(), emb.to_bytes()))

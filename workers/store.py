@@ -54,6 +54,10 @@ class SightingRow(Base):
     t_end: Mapped[float] = mapped_column(Float)
     x: Mapped[float] = mapped_column(Float)
     y: Mapped[float] = mapped_column(Float)
+    box_x: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    box_y: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    box_w: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    box_h: Mapped[int | None] = mapped_column(Integer, nullable=True)
     ground_plane: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[float] = mapped_column(Float)
     enrolled: Mapped[bool] = mapped_column(Boolean)
@@ -162,7 +166,10 @@ def _row(s: Sighting) -> dict[str, object]:
     return {
         "sighting_id": s.sighting_id, "identity_id": s.identity_id, "camera_id": s.camera_id,
         "track_id": s.track_id, "region": s.region, "t_start": s.t_start, "t_end": s.t_end,
-        "x": s.x, "y": s.y, "ground_plane": s.ground_plane, "score": s.score, "enrolled": s.enrolled,
+        "x": s.x, "y": s.y, "ground_plane": s.ground_plane,
+        "box_x": s.box[0] if s.box else None, "box_y": s.box[1] if s.box else None,
+        "box_w": s.box[2] if s.box else None, "box_h": s.box[3] if s.box else None,
+        "score": s.score, "enrolled": s.enrolled,
         "model": s.model, "cadence_spm": s.gait.cadence_spm, "speed_mps": s.gait.speed_mps,
         "step_length_m": s.gait.step_length_m, "stride_length_m": s.gait.stride_length_m,
         "truth_id": s.truth_id,

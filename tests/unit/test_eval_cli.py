@@ -67,6 +67,10 @@ class _Row:
     y: float
     ground_plane: bool
     truth_id: str | None
+    box_x: int | None = None
+    box_y: int | None = None
+    box_w: int | None = None
+    box_h: int | None = None
 
 
 def test_city_determinism_and_mtmc(tmp_path: Path) -> None:
@@ -84,14 +88,31 @@ def test_city_determinism_and_mtmc(tmp_path: Path) -> None:
                 if p.visible >= 0.3:
                     rows.append(_Row(cam, int(p.id[1:]), "id-" + p.id, ft.t, ft.t, 0, 0, True, p.id))
     assert rows, "the tiny city should show somebody"
-    res = evaluate(city, rows)
+    res = evaluate(city, rows, min_height_px=0)  # a 192x144 city: everybody is small
     assert res["idf1"] == 1.0 and res["mota"] == 1.0
     # one identity per sighting on the second camera: cross-camera identities no longer agree
     split = [_Row(r.camera_id, r.track_id, r.identity_id + ("-x" if r.camera_id == "cam2" else ""), r.t_start,
                   r.t_end, r.x, r.y, r.ground_plane, r.truth_id) for r in rows]
-    res2 = evaluate(city, split)
+    res2 = evaluate(city, split, min_height_px=0)
     both = {r.truth_id for r in rows if r.camera_id == "cam1"} & {r.truth_id for r in rows if r.camera_id == "cam2"}
     if both:
         assert res2["idf1"] < 1.0
     assert res2["per_camera"]["cam1"]["idf1"] == 1.0
     assert evaluate(city, [])["idf1"] in (0.0, None)
+
+
+def test_mtmc_matches_boxes_by_iou_and_ignores_small_people(tmp_path: Path) -> None:
+    city = tmp_path / "c"
+    render_city(plan_city(1, 4, 8.0, 5, fps=5), city)
+    truth = list(read_truth(city, "cam1"))
+    big = [(ft, p) for ft in truth for p in ft.people if p.visible >= 0.3 and p.box[3] >= 40]
+    small = [(ft, p) for ft in truth for p in ft.people if p.box[3] < 40]
+    assert big, "someone should be large enough"
+    rows = [_Row("cam1", int(p.id[1:]), "id-" + p.id, ft.t, ft.t, 0, 0, False, None, *p.box) for ft, p in big]
+    assert evaluate(city, rows)["idp"] == 1.0  # boxes match by IoU without truth ids
+    shifted = [_Row(r.camera_id, r.track_id, r.identity_id, r.t_start, r.t_end, 0, 0, False, None,
+                    r.box_x + 3 * r.box_w, r.box_y, r.box_w, r.box_h) for r in rows]  # type: ignore[operator]
+    assert evaluate(city, shifted)["idp"] in (0.0, None)
+    if small:
+        extra = [_Row("cam1", 99, "id-small", ft.t, ft.t, 0, 0, False, None, *p.box) for ft, p in small]
+        assert evaluate(city, rows + extra)["false_positives"] == evaluate(city, rows)["false_positives"]
