@@ -8,7 +8,8 @@ import typer
 
 app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures are measured here, never in tests).")
 
-for _module, _name in (("bench.frames", "frames"), ("bench.embed", "embed"), ("bench.sim", "sim")):
+_BENCHES = (("bench.frames", "frames"), ("bench.embed", "embed"), ("bench.sim", "sim"), ("bench.e2e", "e2e"))
+for _module, _name in _BENCHES:
     try:
         app.command(_name)(getattr(importlib.import_module(_module), _name))
     except ModuleNotFoundError as exc:  # a benchmark whose stage is not built yet

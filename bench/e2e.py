@@ -1,0 +1,120 @@
+"""``gaitline bench e2e``: window closed -> sighting published, through the real stages.
+
+Starts a broker (unless one runs), the embed, index and track stages as processes, then
+publishes real silhouette windows (cut from vtest.avi by the frames stage) at a steady rate
+and timestamps each one; a consumer on ``sightings.v1`` notes when its sighting appears.
+The figure is the latency distribution (p50/p95/p99) at that rate, next to the rate itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import typer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from configs.schema import load_network
+from streams.admin import ensure_topics
+from streams.broker import LocalBroker
+from streams.schemas import Sighting, TrackletWindow
+from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
+from streams.topics import SIGHTINGS, TRACKLETS
+from workers.demo import StageProcs, _wait_drained
+
+
+def _windows() -> list[TrackletWindow]:
+    from workers.frames import FramesSettings, run_cameras
+
+    out: list[TrackletWindow] = []
+    run_cameras(load_network("vtest"), ["vtest"], FramesSettings(), out.append, threading.Event())
+    return out
+
+
+def e2e(rate: float = typer.Option(20.0, help="windows per second offered (nominal load)"),
+        seconds: float = typer.Option(30.0, help="how long to offer them"),
+        json_out: bool = typer.Option(False, "--json")) -> None:
+    """Measure window-published -> sighting-published latency at a steady rate."""
+    source = _windows()
+    broker = LocalBroker(BrokerSettings())
+    started_broker = not broker.status().running
+    if started_broker:
+        broker.start()
+    kafka = KafkaSettings(bootstrap=broker.bootstrap, namespace=f"bench-{uuid.uuid4().hex[:8]}")
+    workdir = default_cache_dir() / "bench" / kafka.namespace
+    workdir.mkdir(parents=True, exist_ok=True)
+    procs = StageProcs(workdir)
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    try:
+        ensure_topics(kafka)
+        env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": kafka.namespace,
+               "GAITLINE_TRACK_STORE_URL": f"sqlite:///{workdir / 'store.db'}", "GAITLINE_EMBED_METRICS_PORT": "0",
+               "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
+        for stage in ("embed", "index", "track"):
+            procs.start(stage, env)
+        consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_kwargs())
+        sightings = SIGHTINGS.full_name(kafka.namespace)
+        while not consumer.partitions_for_topic(sightings):
+            consumer.topics()  # refreshes metadata: the topic was created a moment ago
+            time.sleep(0.2)
+        parts = [TopicPartition(sightings, p) for p in sorted(consumer.partitions_for_topic(sightings))]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                for batch in consumer.poll(timeout_ms=100).values():
+                    now = time.time()
+                    for msg in batch:
+                        seen.setdefault(Sighting.from_bytes(msg.value).sighting_id, now)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        producer = KafkaProducer(linger_ms=0, acks=1, **kafka.kafka_python_kwargs())
+        topic = TRACKLETS.full_name(kafka.namespace)
+        # warm-up: the first records wait for consumer groups to form; not part of the figure
+        warm = source[0].model_copy(update={"window_id": "warmup/0/0"})
+        producer.send(topic, key=b"warmup", value=warm.to_bytes()).get(30)
+        _wait_drained(kafka, procs, timeout_s=120)
+        n = int(rate * seconds)
+        t0 = time.monotonic()
+        for i in range(n):
+            w = source[i % len(source)]
+            wid = f"{w.camera_id}/{w.track_id + 1000 * (i // len(source))}/{w.frame_start}"
+            msg = w.model_copy(update={"window_id": wid}).to_bytes()
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            sent[wid] = time.time()
+            producer.send(topic, key=f"{w.camera_id}/{w.track_id}".encode(), value=msg)
+        producer.flush()
+        offered = n / (time.monotonic() - t0)
+        _wait_drained(kafka, procs, timeout_s=300)
+        deadline = time.monotonic() + 30
+        while len(set(sent) & set(seen)) < len(sent) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        watcher.join(5)
+        consumer.close()
+        producer.close()
+    finally:
+        procs.stop()
+        if started_broker:
+            broker.stop()
+    lat = np.array([seen[k] - sent[k] for k in sent if k in seen]) * 1000  # [n] ms
+    result = {"windows": len(sent), "sightings": int(lat.size), "offered_windows_per_s": round(offered, 1),
+              "p50_ms": round(float(np.percentile(lat, 50)), 1) if lat.size else None,
+              "p95_ms": round(float(np.percentile(lat, 95)), 1) if lat.size else None,
+              "p99_ms": round(float(np.percentile(lat, 99)), 1) if lat.size else None,
+              "target_p95_ms": 500, "logs": str(Path(workdir))}
+    if not json_out:
+        typer.echo(f"{result['sightings']}/{result['windows']} windows at {result['offered_windows_per_s']}/s: "
+                   f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms")
+    typer.echo(json.dumps(result))
