@@ -10,10 +10,8 @@ side by side. With ``--json`` the last line is one JSON object (percent).
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +21,10 @@ import typer
 from gait.dataset import VIEWS, DatasetError, Sequence, iter_sequences, scan
 from gait.embedders import Embedder, UnknownEmbedderError, get_embedder
 from gait.metrics import Split, exclude_identical, mean_average_precision, open_set, rank1_by_view
-from streams.exceptions import GaitlineError
+from streams.exceptions import GaitlineError, one_line_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Score recognition and tracking.")
 
-def _one_line_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """Impossible parameters end as one line on stderr and exit code 2, also when this app runs alone."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except GaitlineError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-
-    return run
 
 
 TRAIN_SUBJECTS = 74
@@ -111,7 +97,7 @@ def _table(name: str, res: dict[str, Any], views: list[str]) -> str:
 
 
 @app.command("gait")
-@_one_line_errors
+@one_line_errors
 def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in the CASIA-B layout"),
          model: str = typer.Option("baseline", "--model", help="registered model name or checkpoint file"),
          json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
@@ -153,7 +139,7 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
 
 
 @app.command("mtmc")
-@_one_line_errors
+@one_line_errors
 def mtmc(truth: Path = typer.Option(..., "--truth", help="city folder written by `gaitline sim city`"),
          store: str = typer.Option(..., "--store", help="store URL holding the pipeline's sightings"),
          json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),

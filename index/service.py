@@ -17,14 +17,13 @@ from configs.schema import load_network
 from index.gallery import Gallery
 from index.gating import TransitGate
 from index.replay import replay_gallery
-from streams.exceptions import SchemaError
 from streams.faust_app import make_app
 from streams.schemas import Embedding, GalleryEntry, Sighting
 from streams.settings import KafkaSettings
 from streams.topics import EMBEDDINGS, GALLERY, SIGHTINGS
 from workers.metrics import IndexMetrics
 from workers.settings import IndexSettings
-from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, run_worker
+from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
 
 STAGE = "index"
 _MEMORY = 20_000
@@ -52,13 +51,8 @@ class IdentityMatcher:
 
     def __call__(self, records: list[Record]) -> list[Output]:
         """Handle one batch of raw ``embeddings.v1`` records."""
-        outputs: list[Output] = []
-        for rec in records:
-            try:
-                emb = Embedding.from_bytes(rec.value)
-            except SchemaError as exc:
-                outputs.append(self._dead(rec, str(exc), "schema"))
-                continue
+        decoded, outputs = decode_all(records, Embedding, STAGE, self.metrics.deadlettered if self.metrics else None)
+        for rec, emb in decoded:
             if self.gallery is None:
                 self.gallery = Gallery(emb.dim)
             if emb.dim != self.gallery.dim:

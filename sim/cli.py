@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from sim import SimError
-from streams.exceptions import GaitlineError
+from streams.exceptions import one_line_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Synthetic gait datasets and camera cities with ground truth.")
 
-def _one_line_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    """Impossible parameters end as one line on stderr and exit code 2, also when this app runs alone."""
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except GaitlineError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
-
-    return run
 
 
 
 @app.command("gaitset")
-@_one_line_errors
+@one_line_errors
 def gaitset(subjects: int = typer.Option(124, "--subjects", help="identities (CASIA-B has 124)"),
             seed: int = typer.Option(0, "--seed", help="same seed, same bytes"),
             out: Path = typer.Option(..., "--out", help="dataset root (id/type/view/ layout)"),
@@ -53,7 +38,7 @@ def gaitset(subjects: int = typer.Option(124, "--subjects", help="identities (CA
 
 
 @app.command("city")
-@_one_line_errors
+@one_line_errors
 def city(cameras: int = typer.Option(4, "--cameras", help="number of cameras"),
          people: int = typer.Option(12, "--people", help="number of walkers"),
          duration: float = typer.Option(120.0, "--duration", help="seconds of video"),
@@ -80,7 +65,7 @@ def city(cameras: int = typer.Option(4, "--cameras", help="number of cameras"),
 
 
 @app.command("preview")
-@_one_line_errors
+@one_line_errors
 def preview(out: Path = typer.Option(..., "--out", help="PNG to write"),
             seed: int = typer.Option(0, "--seed", help="dataset seed of the subjects shown"),
             subjects: int = typer.Option(3, "--subjects", help="subjects on the gait sheet (0 = none)"),

@@ -108,6 +108,23 @@ def peek_schema(data: bytes | None) -> tuple[str, int]:
     return schema, version
 
 
+class _VectorMessage(Message):
+    """A message whose payload is its ``vector`` of ``dim`` float16 values."""
+
+    dim: int = Field(gt=0)
+    vector: np.ndarray = Field(exclude=True, description="[dim] float32, L2-normalised")
+
+    def _payload(self) -> bytes:
+        return encode_vector(self.vector)
+
+    @classmethod
+    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
+        dim = header.get("dim")
+        if not isinstance(dim, int) or dim <= 0:
+            raise SchemaError(f"{cls.SCHEMA} header has no positive integer dim")
+        return cls.model_validate({**header, "vector": decode_vector(payload, dim)})
+
+
 class GaitParams(BaseModel):
     """Gait parameters measured over one window; ``None`` where the window cannot tell."""
 
@@ -165,7 +182,7 @@ class TrackletWindow(Message):
         return cls.model_validate({**header, "silhouettes": decode_masks(payload)})
 
 
-class Embedding(Message):
+class Embedding(_VectorMessage):
     """``embeddings.v1``: one window's identity vector and gait parameters."""
 
     SCHEMA: ClassVar[str] = "embedding"
@@ -184,19 +201,8 @@ class Embedding(Message):
     gait: GaitParams
     model: str = Field(description="model name, e.g. 'gei-baseline'")
     model_version: str
-    dim: int = Field(gt=0)
     truth_id: str | None = None
-    vector: np.ndarray = Field(exclude=True, description="[dim] float32, L2-normalised")
 
-    def _payload(self) -> bytes:
-        return encode_vector(self.vector)
-
-    @classmethod
-    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
-        dim = header.get("dim")
-        if not isinstance(dim, int) or dim <= 0:
-            raise SchemaError("embedding header has no positive integer dim")
-        return cls.model_validate({**header, "vector": decode_vector(payload, dim)})
 
 
 class Sighting(Message):
@@ -223,7 +229,7 @@ class Sighting(Message):
     truth_id: str | None = None
 
 
-class GalleryEntry(Message):
+class GalleryEntry(_VectorMessage):
     """``gallery.v1`` (compacted, key = identity id): the gallery's current vector per identity.
 
     A record with a null value (a tombstone) means the identity was forgotten.
@@ -235,23 +241,12 @@ class GalleryEntry(Message):
     identity_id: str = Field(min_length=1)
     op: Literal["enrol", "update"]
     model: str
-    dim: int = Field(gt=0)
     n_sightings: int = Field(ge=1)
     created_at: float
     updated_at: float
     last_camera_id: str | None = Field(None, description="where the identity was last seen (for gating)")
     last_seen: float | None = Field(None, description="when, epoch seconds")
-    vector: np.ndarray = Field(exclude=True)
 
-    def _payload(self) -> bytes:
-        return encode_vector(self.vector)
-
-    @classmethod
-    def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
-        dim = header.get("dim")
-        if not isinstance(dim, int) or dim <= 0:
-            raise SchemaError("gallery header has no positive integer dim")
-        return cls.model_validate({**header, "vector": decode_vector(payload, dim)})
 
 
 class DeadLetter(Message):

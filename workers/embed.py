@@ -13,14 +13,13 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from gait.embedders import Embedder, get_embedder
-from streams.exceptions import SchemaError
 from streams.faust_app import make_app
 from streams.schemas import Embedding, TrackletWindow
 from streams.settings import KafkaSettings
 from streams.topics import EMBEDDINGS, TRACKLETS
 from workers.metrics import EmbedMetrics
 from workers.settings import EmbedSettings
-from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, run_worker
+from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
 
 STAGE = "embed"
 
@@ -46,14 +45,10 @@ class WindowEmbedder:
 
     def __call__(self, records: list[Record]) -> list[Output]:
         """Handle one batch of raw ``tracklets.v1`` records."""
-        outputs: list[Output] = []
+        decoded, outputs = decode_all(records, TrackletWindow, STAGE,
+                                      self.metrics.deadlettered if self.metrics else None)
         good: dict[int, list[TrackletWindow]] = defaultdict(list)  # by window length: one tensor each
-        for rec in records:
-            try:
-                window = TrackletWindow.from_bytes(rec.value)
-            except SchemaError as exc:
-                outputs.append(self._dead(rec, str(exc), "schema"))
-                continue
+        for _, window in decoded:
             good[window.silhouettes.shape[0]].append(window)
         for windows in good.values():
             outputs.extend(self._embed(windows))

@@ -11,12 +11,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import faust
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from streams.exceptions import SchemaError
 from streams.faust_app import raw_topic
-from streams.schemas import DeadLetter
+from streams.schemas import DeadLetter, Message
 from streams.settings import KafkaSettings
 from streams.topics import ALL_TOPICS, DEADLETTER, TopicSpec
 from workers.metrics import serve
@@ -45,6 +47,7 @@ class Output:
 
 
 Handler = Callable[[list[Record]], list[Output]]
+M = TypeVar("M", bound=Message)
 
 
 def dead_letter_output(stage: str, rec: Record, reason: str) -> Output:
@@ -54,6 +57,21 @@ def dead_letter_output(stage: str, rec: Record, reason: str) -> Output:
                         offset=rec.offset, key=rec.key.decode("utf-8", "replace") if rec.key else None,
                         original=rec.value or b"")
     return Output(DEADLETTER, rec.key or b"", letter.to_bytes())
+
+
+def decode_all(records: list[Record], schema: type[M], stage: str,
+               counter: Counter | None = None) -> tuple[list[tuple[Record, M]], list[Output]]:
+    """Decode ``records`` as ``schema``: ``(record, message)`` pairs, and dead letters for the rest."""
+    good: list[tuple[Record, M]] = []
+    dead: list[Output] = []
+    for rec in records:
+        try:
+            good.append((rec, schema.from_bytes(rec.value)))
+        except SchemaError as exc:
+            if counter is not None:
+                counter.labels("schema").inc()
+            dead.append(dead_letter_output(stage, rec, str(exc)))
+    return good, dead
 
 
 def attach_batch_agent(app: faust.App, settings: KafkaSettings, source: TopicSpec, handler: Handler,

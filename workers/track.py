@@ -10,14 +10,13 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from streams.exceptions import SchemaError
 from streams.faust_app import make_app
 from streams.schemas import Sighting
 from streams.settings import KafkaSettings
 from streams.topics import SIGHTINGS
 from workers.metrics import TrackMetrics
 from workers.settings import TrackSettings
-from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, run_worker
+from workers.stage import Output, Record, attach_batch_agent, decode_all, run_worker
 from workers.store import Store
 
 STAGE = "track"
@@ -32,15 +31,8 @@ class SightingWriter:
 
     def __call__(self, records: list[Record]) -> list[Output]:
         """Handle one batch of raw ``sightings.v1`` records."""
-        outputs: list[Output] = []
-        sightings: list[Sighting] = []
-        for rec in records:
-            try:
-                sightings.append(Sighting.from_bytes(rec.value))
-            except SchemaError as exc:
-                if self.metrics:
-                    self.metrics.deadlettered.labels("schema").inc()
-                outputs.append(dead_letter_output(STAGE, rec, str(exc)))
+        decoded, outputs = decode_all(records, Sighting, STAGE, self.metrics.deadlettered if self.metrics else None)
+        sightings = [s for _, s in decoded]
         if not sightings:
             return outputs
         started = time.perf_counter()
