@@ -79,7 +79,8 @@ def _collect(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWindow]], 
     def sink(w: TrackletWindow) -> None:
         by_track.setdefault(w.track_id, []).append(w)
 
-    metrics = FramesMetrics(CollectorRegistry())
+    registry = CollectorRegistry()
+    metrics = FramesMetrics(registry)
     cam_id = loaded.network.cameras[0].id
     result: dict[str, Any] = {}
 
@@ -94,7 +95,8 @@ def _collect(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWindow]], 
     with tqdm(total=total or None, unit="frame", desc="frames", disable=None) as bar:
         while th.is_alive():
             th.join(0.25)
-            bar.update(int(metrics.frames.labels(cam_id)._value.get()) - bar.n)
+            done = registry.get_sample_value("gaitline_frames_frames_total", {"camera": cam_id}) or 0
+            bar.update(int(done) - bar.n)
     if "error" in result:
         raise result["error"]
     return by_track, result["stats"]
@@ -104,7 +106,9 @@ def _embed_tracks(by_track: dict[int, list[TrackletWindow]], model: str) -> tupl
     """One unit vector per track: the mean of its windows' embeddings, renormalised."""
     from gait.embedders import get_embedder
 
-    emb = get_embedder(model)
+    # learned models embed from the BNNeck here: centred cosines make --threshold meaningful
+    kwargs = {} if model in ("baseline", "trivial") else {"embed_from": "bnneck"}
+    emb = get_embedder(model, **kwargs)
     vecs = {}
     for tid, ws in by_track.items():
         v = emb.embed(np.stack([w.silhouettes for w in ws]).astype(np.float32))  # [k, dim]
@@ -185,7 +189,8 @@ def analyze(
     enrol: str | None = typer.Option(None, help="add a track to --gallery under this name"),
     model: str = typer.Option("default", help="embedder name (gaitline models: default, baseline, ...)"),
     track: int | None = typer.Option(None, help="track to enrol (default: the one with most windows)"),
-    threshold: float = typer.Option(0.75, help="cosine similarity needed to call a gallery match"),
+    threshold: float = typer.Option(0.85, help="cosine similarity needed to call a gallery match "
+                                    "(on real video strangers reach 0.5-0.8 with the synthetic-trained default)"),
 ) -> None:
     """Analyse one recording: tracks, gait parameters with plots, gallery matches; no Kafka needed."""
     if enrol is not None and gallery is None:

@@ -1,0 +1,123 @@
+"""``gaitline bench embed``: windows per second of the gait embedders.
+
+Measures the real inference path (:class:`gait.model_registry.TorchEmbedder`: folded
+BatchNorm, channels-last on CPU, fp16 autocast on CUDA) on 30-frame 64x44 windows. The
+profile's committed checkpoint is used when it exists; otherwise an untrained model of the
+same sizes (speed does not depend on the weights). Prints a speed table across model sizes,
+then, as the last line with ``--json``, one JSON object: ``device``, ``windows_per_s``,
+``ms_per_window``, ``profile`` (+ ``cuda`` when a GPU was measured too, and ``table``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import typer
+
+from streams.exceptions import GaitlineError
+
+
+def _embedder(profile: str, device: str, max_batch: int) -> Any:
+    from gait.checkpoint import Checkpoint
+    from gait.model import GaitModel, profile_config
+    from gait.model_registry import CHECKPOINT_DIR, TorchEmbedder, load_embedder
+
+    path = CHECKPOINT_DIR / f"{profile}.pt"
+    if path.is_file():
+        return load_embedder(path, profile, device=device, max_batch=max_batch)
+    try:
+        cfg = profile_config(profile)
+    except KeyError as exc:
+        raise GaitlineError(str(exc.args[0])) from exc
+    import torch
+
+    model = GaitModel(cfg).to(torch.device(device)).eval()
+    return TorchEmbedder(Checkpoint(model=model, config=cfg, version="untrained"), profile, max_batch=max_batch)
+
+
+def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: float = 3.0,
+            min_rounds: int = 2) -> dict[str, Any]:
+    """Time ``embed`` on random windows of ``batch`` x ``frames`` frames.
+
+    Args:
+        profile: model profile (``default``, ``tiny``, ``medium``, ``large``).
+        device: ``cpu`` or ``cuda``.
+        batch: windows per ``embed`` call (one micro-batch of the agent).
+        frames: frames per window.
+        seconds: keep timing for at least this long (after one warm-up call).
+        min_rounds: and for at least this many calls.
+    Returns:
+        ``profile``, ``device``, ``batch``, ``dim``, ``calls``, and ``windows_per_s`` /
+        ``ms_per_window`` of the median call.
+    """
+    emb = _embedder(profile, device, max_batch=batch)
+    rng = np.random.default_rng(0)
+    windows = (rng.random((batch, frames, 64, 44)) > 0.5).astype(np.uint8)
+    emb.embed(windows[: min(batch, 4)])  # warm-up: allocator, oneDNN / cuDNN kernel choice
+    emb.embed(windows)
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+    times: list[float] = []
+    t_start = time.perf_counter()
+    while len(times) < min_rounds or time.perf_counter() - t_start < seconds:
+        t0 = time.perf_counter()
+        emb.embed(windows)  # returns numpy: the device work is finished
+        times.append(time.perf_counter() - t0)
+    # the median call: robust to another process grabbing the shared cores for a moment
+    dt = float(np.median(times))
+    return {"profile": profile, "device": device, "batch": batch, "dim": emb.dim, "calls": len(times),
+            "windows_per_s": round(batch / dt, 1), "ms_per_window": round(1000 * dt / batch, 3)}
+
+
+def embed(
+    json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+    profile: str = typer.Option("default", help="model profile to report"),
+    device: str | None = typer.Option(None, help="cpu or cuda; default: CPU, plus CUDA when present"),
+    threads: int = typer.Option(2, help="CPU threads (the target is set for 2)"),
+    batch: int = typer.Option(64, help="windows per call on CPU (CUDA uses --gpu-batch)"),
+    gpu_batch: int = typer.Option(2048, help="windows per call on CUDA"),
+    seconds: float = typer.Option(3.0, help="minimum timing per measurement"),
+    table: bool = typer.Option(True, help="also time the other model sizes"),
+) -> None:
+    """Benchmark gait embedding throughput (windows/s of 30-frame 64x44 windows)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    has_cuda = torch.cuda.is_available()
+    if device not in (None, "cpu", "cuda"):
+        raise GaitlineError(f"--device must be cpu or cuda, got {device!r}")
+    if device == "cuda" and not has_cuda:
+        raise GaitlineError("--device cuda but no CUDA device is available")
+    devices = [device] if device else (["cpu", "cuda"] if has_cuda else ["cpu"])
+    main = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds) for d in devices}
+    rows: list[dict[str, Any]] = []
+    if table:
+        from gait.model import PROFILES
+
+        for name in PROFILES:
+            for d in devices:
+                if name == profile:
+                    rows.append(main[d])
+                    continue
+                # the GPU-sized model is slow on CPU: a smaller batch keeps the table quick
+                b = gpu_batch if d == "cuda" else (8 if name == "large" else batch)
+                rows.append(measure(name, d, b, seconds=seconds / 2, min_rounds=1))
+    for r in rows or list(main.values()):
+        typer.echo(f"{r['profile']:>8} {r['device']:>5} dim={r['dim']:<5} batch={r['batch']:<5} "
+                   f"{r['windows_per_s']:>10.1f} windows/s {r['ms_per_window']:>9.3f} ms/window")
+    first = main[devices[0]]
+    summary: dict[str, Any] = {"device": first["device"], "windows_per_s": first["windows_per_s"],
+                               "ms_per_window": first["ms_per_window"], "profile": profile,
+                               "threads": threads, "batch": first["batch"], "frames": 30}
+    if "cuda" in main and devices[0] != "cuda":
+        summary["cuda"] = main["cuda"]
+    if rows:
+        summary["table"] = rows
+    typer.echo(json.dumps(summary) if json_out else
+               f"{profile} on {first['device']}: {first['windows_per_s']} windows/s, "
+               f"{first['ms_per_window']} ms per window")

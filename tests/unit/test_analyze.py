@@ -1,0 +1,36 @@
+"""Portable analysis: bad input is one clear error; the gallery file round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streams.exceptions import GaitlineError
+from workers.analyze import AnalyzeError, analyze, load_gallery, save_gallery
+
+
+def test_missing_and_unreadable_video(tmp_path: Path) -> None:
+    with pytest.raises(AnalyzeError, match="does not exist"):
+        analyze(tmp_path / "none.avi", gallery=None, out=tmp_path / "o", enrol=None, model="baseline",
+                track=None, threshold=0.85)
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(GaitlineError, match="cannot be decoded"):
+        analyze(junk, gallery=None, out=tmp_path / "o", enrol=None, model="baseline", track=None, threshold=0.85)
+    with pytest.raises(AnalyzeError, match="--enrol needs --gallery"):
+        analyze(junk, gallery=None, out=tmp_path / "o", enrol="x", model="baseline", track=None, threshold=0.85)
+
+
+def test_gallery_roundtrip_and_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "g.npz"
+    assert load_gallery(path)["names"] == []
+    vec = np.eye(2, 4, dtype=np.float32)
+    save_gallery(path, {"names": ["ann", "bob"], "vectors": vec, "model": "default", "model_version": "abc"})
+    g = load_gallery(path)
+    assert g["names"] == ["ann", "bob"] and g["model"] == "default" and np.array_equal(g["vectors"], vec)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"nope")
+    with pytest.raises(AnalyzeError):
+        load_gallery(bad)
