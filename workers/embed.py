@@ -88,7 +88,7 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     registry = CollectorRegistry()
     metrics = EmbedMetrics(registry)
     device = pick_device(settings.device)
-    embedder = get_embedder(settings.model, device=device)
+    embedder = get_embedder(settings.model, device=device, embed_from=settings.embed_from)
     metrics.model_info.labels(embedder.name, embedder.version, device).set(1)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, TRACKLETS, WindowEmbedder(embedder, metrics), settings.max_batch,

@@ -15,8 +15,12 @@ class EmbedSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GAITLINE_EMBED_", extra="forbid")
 
-    model: str = Field("baseline", description="registered embedder name; env GAITLINE_EMBED_MODEL")
+    model: str = Field("default", description="registered embedder name (default = the learned model, "
+                                              "baseline = training-free GEI); env GAITLINE_EMBED_MODEL")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="env GAITLINE_EMBED_DEVICE")
+    embed_from: Literal["strips", "bnneck"] = Field(
+        "bnneck", description="learned models: which features form the vector; bnneck is centred, so cosine "
+                              "thresholds mean something across models; env GAITLINE_EMBED_EMBED_FROM")
     max_batch: int = Field(64, ge=1, le=4096, description="env GAITLINE_EMBED_MAX_BATCH")
     max_wait_s: float = Field(0.05, gt=0, le=10, description="env GAITLINE_EMBED_MAX_WAIT_S")
     metrics_port: int = Field(9101, ge=0, le=65535, description="0 disables; env GAITLINE_EMBED_METRICS_PORT")
