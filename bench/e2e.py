@@ -36,8 +36,8 @@ def _windows() -> list[TrackletWindow]:
     return out
 
 
-def e2e(rate: float = typer.Option(20.0, help="windows per second offered (nominal load)"),
-        seconds: float = typer.Option(30.0, help="how long to offer them"),
+def e2e(rate: float = typer.Option(20.0, min=0.1, max=10_000, help="windows per second offered (nominal load)"),
+        seconds: float = typer.Option(30.0, min=1, max=3600, help="how long to offer them"),
         json_out: bool = typer.Option(False, "--json")) -> None:
     """Measure window-published -> sighting-published latency at a steady rate."""
     source = _windows()

@@ -12,7 +12,7 @@ from streams.settings import BrokerSettings, KafkaSettings
 
 app = typer.Typer(no_args_is_help=True, help="Run a local Apache Kafka (KRaft) broker from Maven Central jars.")
 
-PortOpt = typer.Option(None, "--port", help="listener port (default: GAITLINE_BROKER_PORT or 9092)")
+PortOpt = typer.Option(None, "--port", min=1, max=65534, help="listener port (default: GAITLINE_BROKER_PORT or 9092)")
 
 
 def _broker(port: int | None) -> LocalBroker:

@@ -13,6 +13,7 @@ import logging
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from streams.exceptions import GaitlineError
 
@@ -60,6 +61,11 @@ def main() -> None:
         app()  # standalone mode: usage errors print themselves and exit 2
     except GaitlineError as exc:
         typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ValidationError as exc:  # a setting from the environment is invalid
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        typer.echo(f"error: invalid {exc.title} setting {where}: {err['msg']} (got {err.get('input')!r})", err=True)
         sys.exit(2)
 
 

@@ -55,3 +55,10 @@ def test_unknown_identity_and_empty_store(tmp_path: Path):
 def test_usage_errors_exit_2(args):
     proc = gaitline(*args)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_invalid_setting_from_environment(tmp_path: Path):
+    import os
+
+    env = {**os.environ, "GAITLINE_EMBED_MAX_BATCH": "lots"}
+    _one_line_error(gaitline("worker", "embed", env=env), "invalid EmbedSettings setting max_batch")
