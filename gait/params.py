@@ -62,6 +62,8 @@ def cadence_spm(silhouettes: np.ndarray, ok: np.ndarray, timestamps: np.ndarray)
     if not band.any() or power[wide].sum() <= 0:
         return None
     k = int(np.argmax(np.where(band, power, -1.0)))
+    if k == 0 or k + 1 >= len(power) or power[k] < power[k - 1] or power[k] < power[k + 1]:
+        return None  # the band's maximum sits on its edge: the real peak lies outside walking cadence
     share = float(power[max(0, k - 4):k + 5].sum() / power[wide].sum())
     if share < MIN_PEAK_SHARE:
         return None
