@@ -10,7 +10,7 @@ real noise flickers. Everything is vectorised torch on ``[n, s, h, w]`` 0/1 floa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -28,6 +28,12 @@ class AugmentConfig:
     occlusion: float = 0.25  # a bar (pole, another person, a bag) hides part of the body
     jitter: float = 0.3  # per-frame shift of a pixel or two (unstable crop centring)
     coat: float = 0.3  # widened upper body: other clothes must not change the identity
+
+    def scaled(self, strength: float) -> AugmentConfig:
+        """The same mix with every noise probability times ``strength`` (mirroring is not noise: kept)."""
+        if strength < 0:
+            raise ValueError(f"augmentation strength must be >= 0, got {strength}")
+        return AugmentConfig(**{k: v if k == "flip" else min(1.0, v * strength) for k, v in asdict(self).items()})
 
 
 def _pick(n: int, p: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -101,13 +107,10 @@ def augment(sils: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> tor
     band = (rows >= r0) & (rows < r0 + h * 0.2)  # [n, 1, h, 1]
     x = torch.where(occ & ((vertical & bar) | (~vertical & band)), torch.zeros_like(x), x)
 
-    # jitter: the crop centre wobbles by up to 2 px between frames
+    # jitter: the crop centre wobbles by up to 2 px between frames (a circular shift per frame,
+    # done as one gather so a batch costs a single op instead of n*s rolls)
     jit = _pick(n, cfg.jitter, gen, dev)
-    shifts = torch.randint(-2, 3, (n, s), generator=gen)
-    if bool(jit.any()):
-        moved = x.clone()
-        for i in torch.nonzero(jit.view(-1)).view(-1).tolist():
-            for j in range(s):
-                moved[i, j] = torch.roll(x[i, j], int(shifts[i, j]), dims=-1)
-        x = moved
+    shifts = torch.randint(-2, 3, (n, s, 1, 1), generator=gen).to(dev) * jit  # [n, s, 1, 1]
+    cols_j = (torch.arange(w, device=dev).view(1, 1, 1, w) - shifts) % w  # [n, s, 1, w]
+    x = torch.gather(x, -1, cols_j.expand(n, s, h, w))
     return x.clamp_(0.0, 1.0)

@@ -138,6 +138,110 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
         typer.echo(json.dumps(out))
 
 
+@app.command("threshold")
+@one_line_errors
+def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out dataset in the CASIA-B layout"),
+              model: str = typer.Option("default", "--model", help="registered model name or checkpoint file"),
+              embed_from: str = typer.Option("bnneck", "--embed-from",
+                                             help="learned models: strips or bnneck (what the agents send)"),
+              window: int = typer.Option(30, "--window", help="frames per window, as the frames worker cuts them"),
+              far: float = typer.Option(0.005, "--far", help="share of stranger pairs allowed above the threshold"),
+              json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Calibrate the open-set match threshold: window-to-window cosine of strangers vs the same person.
+
+    One window per sequence of the test split; every pair of windows of different subjects is a
+    stranger pair, every pair of the same subject from different sequences a mated pair. The
+    suggested threshold is the stranger similarity quantile at ``1 - far``.
+    """
+    if window < 1:
+        raise typer.BadParameter("must be at least 1 frame", param_hint="--window")
+    if not 0 < far < 1:
+        raise typer.BadParameter("must be within (0, 1)", param_hint="--far")
+    if embed_from not in ("strips", "bnneck"):
+        raise typer.BadParameter("must be strips or bnneck", param_hint="--embed-from")
+    seqs = scan(dataset)
+    test, note = split_subjects(sorted({s.subject for s in seqs}))
+    tset = set(test)
+    kwargs: dict[str, Any] = {"embed_from": embed_from}
+    emb_model = (get_embedder("checkpoint", path=model, **kwargs) if Path(model).is_file()
+                 else get_embedder(model, **kwargs))
+    embs, subj = [], []
+    for s, arr in iter_sequences([s for s in seqs if s.subject in tset], window):
+        if len(arr):
+            embs.append(emb_model.embed(arr[None])[0])  # [dim]
+            subj.append(s.subject)
+    if len(set(subj)) < 2:
+        raise DatasetError(f"--dataset {dataset}: need windows of at least two test subjects")
+    e = np.stack(embs)  # [m, dim]
+    lab = np.asarray(subj)
+    sim = e @ e.T  # [m, m]
+    upper = np.triu(np.ones_like(sim, dtype=bool), 1)
+    same = lab[:, None] == lab[None, :]
+    strangers, mated = sim[upper & ~same], sim[upper & same]
+    thr = float(np.quantile(strangers, 1 - far))
+    sq = {q: round(float(np.quantile(strangers, float(q))), 4) for q in ("0.5", "0.99", "0.995", "0.999")}
+    mq = {q: round(float(np.quantile(mated, float(q))), 4) for q in ("0.1", "0.5", "0.9")}
+    accepted = float((mated >= thr).mean())
+    name = getattr(emb_model, "name", model)
+    res = {"model": name, "windows": len(e), "subjects": len(set(subj)), "window": window, "far": far,
+           "threshold": round(thr, 4), "mated_accepted": round(accepted, 4), "stranger_quantiles": sq,
+           "mated_quantiles": mq, "split": note}
+    typer.echo(note)
+    typer.echo(f"{len(e)} windows of {window} frames, {len(set(subj))} subjects, model {name}")
+    typer.echo(f"strangers: median {sq['0.5']}, p99 {sq['0.99']}, p99.9 {sq['0.999']}; "
+               f"same person: median {mq['0.5']}")
+    typer.echo(f"threshold at FAR {far:g}: {thr:.3f} (accepts {accepted * 100:.1f} % of same-person pairs)")
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
+@app.command("noise")
+@one_line_errors
+def noise(video: Path = typer.Option(..., "--video", help="real footage: the frames worker's silhouettes are the "
+                                                        "reference"),
+          dataset: Path = typer.Option(..., "--dataset", help="a simulator dataset (CASIA-B layout)"),
+          sequences: int = typer.Option(300, "--sequences", min=1, help="simulator sequences to sample"),
+          aug_strength: float = typer.Option(0.3, "--aug-strength", min=0.0, max=3.0,
+                                             help="training augmentation strength to show as a third column"),
+          json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Compare how silhouettes are broken: real background subtraction vs the simulator (and training noise)."""
+    import torch
+
+    from gait.augment import AugmentConfig, augment
+    from gait.noisestats import STATS, summarise
+    from workers.analyze import collect_windows, network_for, probe_video
+
+    if not video.is_file():
+        raise typer.BadParameter(f"{video} is not a file", param_hint="--video")
+    fps, total = probe_video(video)
+    by_track, _ = collect_windows(network_for(video, fps), total)
+    real = [w.silhouettes for ws in by_track.values() for w in ws]
+    if not real:
+        raise GaitlineError(f"--video {video}: the frames worker found no walkers to compare")
+    seqs = scan(dataset)
+    rng = np.random.default_rng(0)
+    picked = [seqs[i] for i in sorted(rng.choice(len(seqs), size=min(sequences, len(seqs)), replace=False))]
+    sim = [(a[:, :, 10:54] if a.shape[2] == 64 else a) > 0.5 for _, a in iter_sequences(picked)]
+    if not sim:
+        raise DatasetError(f"--dataset {dataset}: no readable sequences")
+    gen = torch.Generator().manual_seed(0)
+    cfg = AugmentConfig().scaled(aug_strength)
+    noisy = [augment(torch.from_numpy(s[None].astype(np.float32)), cfg, gen)[0].numpy() for s in sim]
+    res = {"real": summarise(real), "sim": summarise(sim), "sim_augmented": summarise(noisy),
+           "video": str(video), "dataset": str(dataset), "aug_strength": aug_strength}
+    typer.echo(f"frames: real {res['real']['frames']['n']:.0f} ({len(real)} windows), "
+               f"sim {res['sim']['frames']['n']:.0f} ({len(sim)} sequences)")
+    typer.echo(f"{'statistic':<10} {'real (p10 / median / p90)':>28} {'sim':>24} {'sim + training noise':>24}")
+    for k in STATS:
+        cells = []
+        for src in ("real", "sim", "sim_augmented"):
+            q = res[src].get(k)
+            cells.append("-" if q is None else f"{q['p10']:.3f} / {q['median']:.3f} / {q['p90']:.3f}")
+        typer.echo(f"{k:<10} {cells[0]:>28} {cells[1]:>24} {cells[2]:>24}")
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
 @app.command("mtmc")
 @one_line_errors
 def mtmc(truth: Path = typer.Option(..., "--truth", help="city folder written by `gaitline sim city`"),

@@ -65,15 +65,16 @@ class SequenceSet:
     """Training sequences in memory (bit-packed) with integer identity labels 0..C-1.
 
     Args:
-        seqs: per sequence [t, 64, 44] (or [t, 64, 64], centre-cropped) silhouettes, 0/1 or 0..1.
+        seqs: per sequence [t, 64, 44] (or [t, 64, 64], centre-cropped) silhouettes, 0/1 or 0..1;
+            or, with ``packed``, the output of :func:`pack_sequence`.
         labels: identity of each sequence.
+        packed: ``seqs`` are already bit-packed (load them packed: a big set never sits unpacked in RAM).
     """
 
-    def __init__(self, seqs: Sequence[np.ndarray], labels: Sequence[int]) -> None:
+    def __init__(self, seqs: Sequence[np.ndarray], labels: Sequence[int], packed: bool = False) -> None:
         if len(seqs) != len(labels) or not seqs:
             raise ValueError("need one label per sequence and at least one sequence")
-        # bit-packed along the width: 8x less memory, so a whole CASIA-B-sized set fits in RAM
-        self.seqs = [np.packbits(_to_64x44(s) > 0.5, axis=-1) for s in seqs]  # [t, 64, 6] uint8
+        self.seqs = list(seqs) if packed else [pack_sequence(s) for s in seqs]  # [t, 64, 6] uint8
         self.labels = np.asarray(labels, dtype=np.int64)
         self.by_label: dict[int, np.ndarray] = {
             int(lab): np.flatnonzero(self.labels == lab) for lab in np.unique(self.labels)}
@@ -95,6 +96,11 @@ class SequenceSet:
                 out.append(np.unpackbits(sub, axis=-1, count=44))
                 labs.append(int(lab))
         return np.stack(out).astype(np.float32), np.asarray(labs, dtype=np.int64)
+
+
+def pack_sequence(seq: np.ndarray) -> np.ndarray:
+    """Bit-pack a sequence along the width: [t, 64, 44|64] -> [t, 64, 6] uint8 (8x less memory)."""
+    return np.packbits(_to_64x44(seq) > 0.5, axis=-1)
 
 
 def _to_64x44(seq: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,17 @@ class TrainError(GaitlineError):
     """The training request cannot be carried out (bad dataset, profile or options)."""
 
 
-def load_split(dataset: Path, first: int, last: int | None = None,
-               max_frames: int | None = None) -> tuple[list[np.ndarray], list[str], list[Any]]:
+def load_split(dataset: Path, first: int, last: int | None = None, max_frames: int | None = None,
+               transform: Callable[[np.ndarray], np.ndarray] | None = None,
+               ) -> tuple[list[np.ndarray], list[str], list[Any]]:
     """Load the sequences of subjects ``first_index..last_index`` (sorted folder order).
 
     Args:
         dataset: root in the CASIA-B layout.
         first: index of the first subject (0-based), last: one past the last (None = all).
         max_frames: keep at most this many frames per sequence.
+        transform: applied to each sequence as it is read (e.g. bit-packing, so that a large set
+            never sits unpacked in memory).
     Returns:
         (sequences [t, 64, 44] uint8 0/1, subject id of each, the :class:`gait.dataset.Sequence` records).
     """
@@ -42,7 +46,8 @@ def load_split(dataset: Path, first: int, last: int | None = None,
     chosen = [s for s in seqs if s.subject in keep]
     arrays, subj, recs = [], [], []
     for rec, arr in iter_sequences(chosen, max_frames=max_frames):
-        arrays.append((arr > 0.5).astype(np.uint8))
+        binary = (arr > 0.5).astype(np.uint8)
+        arrays.append(transform(binary) if transform else binary)
         subj.append(rec.subject)
         recs.append(rec)
     return arrays, subj, recs
@@ -85,36 +90,50 @@ def train(
     device: str | None = typer.Option(None, help="cpu / cuda (default: CUDA if available)"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
     augment: bool = typer.Option(True, help="add segmentation-like noise to training windows"),
+    aug_strength: float = typer.Option(
+        1.0, min=0.0, max=3.0, help="scale of every noise probability of gait/augment.py (mirroring excluded)"),
     resume: bool = typer.Option(True, help="continue from RUN_DIR/last.pt when present"),
     val_dataset: Path | None = typer.Option(None, help="a separate dataset (other seed) for validation"),
     val_subjects: int = typer.Option(10, help="identities of --val-dataset used for validation"),
     val_every: int = typer.Option(200, help="steps between validations"),
+    extra_dataset: list[Path] = typer.Option(
+        [], help="more training identities: every subject of this dataset trains (repeatable; use seeds "
+                 "that no test set uses)"),
 ) -> None:
     """Train a gait model (triplet + BNNeck cross-entropy, P x K sampling) and write a checkpoint."""
     import torch
 
+    from gait.augment import AugmentConfig
     from gait.model import profile_config
-    from gait.train import SequenceSet, TrainConfig, train_model
+    from gait.train import SequenceSet, TrainConfig, pack_sequence, train_model
 
     if threads:
         torch.set_num_threads(threads)
     if steps < 1 or p < 2 or k < 2 or frames < 1:
         raise TrainError("--steps must be >= 1, --p and --k >= 2 (triplets need positives), --frames >= 1")
-    arrays, subj, _ = load_split(dataset, 0, train_subjects)
+    arrays, subj, _ = load_split(dataset, 0, train_subjects, transform=pack_sequence)
+    for i, extra in enumerate(extra_dataset):
+        if not extra.is_dir():
+            raise TrainError(f"{extra}: no such dataset folder")
+        more, more_subj, _ = load_split(extra, 0, transform=pack_sequence)
+        arrays += more
+        subj += [f"x{i + 1}-{s}" for s in more_subj]  # subject 001 of another seed is someone else
     ids = sorted(set(subj))
     if len(ids) < p:
         raise TrainError(f"{dataset}: {len(ids)} training subjects, fewer than --p {p}")
     label = {s: i for i, s in enumerate(ids)}
-    data = SequenceSet(arrays, [label[s] for s in subj])
+    data = SequenceSet(arrays, [label[s] for s in subj], packed=True)
     n_seq = len(arrays)
-    del arrays  # the set keeps a bit-packed copy (8x smaller); free the unpacked one
     try:
         mcfg = profile_config(profile, num_classes=len(ids))
     except KeyError as exc:
         raise TrainError(str(exc.args[0])) from exc
-    cfg = TrainConfig(p=p, k=k, frames=frames, steps=steps, lr=lr, seed=seed, augment=augment)
-    validate = _validator(val_dataset, val_subjects, frames) if val_dataset else None
-    meta = {"dataset": str(dataset.resolve()), "train_subjects": ids[0] + ".." + ids[-1],
+    cfg = TrainConfig(p=p, k=k, frames=frames, steps=steps, lr=lr, seed=seed, augment=augment,
+                      aug=AugmentConfig().scaled(aug_strength))
+    # validation always embeds 30-frame windows (the deployed window), whatever --frames trains on
+    validate = _validator(val_dataset, val_subjects, 30) if val_dataset else None
+    meta = {"dataset": str(dataset.resolve()), "extra_datasets": [str(e.resolve()) for e in extra_dataset],
+            "train_subjects": f"{ids[0]}..{ids[-1]}",
             "num_subjects": len(ids), "sequences": n_seq, "profile": profile,
             "command": "gaitline train " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else []),
             "trained_on": "synthetic" if (dataset / "manifest.json").is_file() else "unknown"}

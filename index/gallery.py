@@ -16,8 +16,11 @@ import numpy as np
 class Gallery:
     """Identities and their vectors, searchable by cosine similarity."""
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, model: str | None = None, model_version: str | None = None) -> None:
         self.dim = dim
+        # vectors of two models (or two versions of one) are not comparable: a gallery holds one
+        self.model = model
+        self.model_version = model_version
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._next = 0
         self._by_id: dict[str, int] = {}

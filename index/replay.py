@@ -49,7 +49,13 @@ def replay_gallery(kafka: KafkaSettings) -> tuple[Gallery | None, dict[str, tupl
                     except SchemaError as exc:
                         log.warning("skipping bad gallery record at offset %s: %s", msg.offset, exc)
                         continue
-                    gallery = gallery or Gallery(entry.dim)
+                    if gallery is None:
+                        gallery = Gallery(entry.dim, entry.model, entry.model_version)
+                    elif (entry.model, entry.model_version) != (gallery.model, gallery.model_version):
+                        log.warning("gallery record for %s at offset %s is from model %s %s, not %s %s: "
+                                    "skipped", ident, msg.offset, entry.model, entry.model_version,
+                                    gallery.model, gallery.model_version)
+                        continue
                     gallery.put(entry.identity_id, entry.vector, entry.n_sightings, entry.created_at)
                     if entry.last_camera_id is not None and entry.last_seen is not None:
                         last_seen[entry.identity_id] = (entry.last_camera_id, entry.last_seen)

@@ -59,10 +59,20 @@ class IdentityMatcher:
         decoded, outputs = decode_all(records, Embedding, STAGE, self.metrics.deadlettered if self.metrics else None)
         for rec, emb in decoded:
             if self.gallery is None:
-                self.gallery = Gallery(emb.dim)
+                self.gallery = Gallery(emb.dim, emb.model, emb.model_version)
+            if self.gallery.model is None:  # replayed from entries written before versions were recorded
+                self.gallery.model, self.gallery.model_version = emb.model, emb.model_version
             if emb.dim != self.gallery.dim:
                 outputs.append(self._dead(rec, f"embedding dim {emb.dim} != gallery dim {self.gallery.dim}",
                                           "dim"))
+                continue
+            if (emb.model, emb.model_version) != (self.gallery.model, self.gallery.model_version):
+                # matching a new model's vector against an old model's gallery gives wrong identities
+                # silently; park it until the gallery is rebuilt for the new model
+                outputs.append(self._dead(
+                    rec, f"embedding from model {emb.model} {emb.model_version}, but the gallery holds "
+                         f"{self.gallery.model} {self.gallery.model_version}: vectors of different models "
+                         "do not compare (re-embed, or start the new model in a new namespace)", "model"))
                 continue
             if emb.window_id in self._seen:
                 continue  # redelivered after a rebalance: already matched and published
@@ -105,7 +115,8 @@ class IdentityMatcher:
                             score=score, enrolled=enrolled, model=emb.model, gait=emb.gait,
                             truth_id=emb.truth_id)
         entry = GalleryEntry(identity_id=identity, op="enrol" if enrolled else "update", model=emb.model,
-                             dim=self.gallery.dim, n_sightings=self.gallery.counts[identity],
+                             model_version=emb.model_version, dim=self.gallery.dim,
+                             n_sightings=self.gallery.counts[identity],
                              created_at=self.gallery.created[identity], updated_at=now,
                              last_camera_id=emb.camera_id, last_seen=emb.t_end, vector=vector)
         key = identity.encode()

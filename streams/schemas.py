@@ -241,6 +241,7 @@ class GalleryEntry(_VectorMessage):
     identity_id: str = Field(min_length=1)
     op: Literal["enrol", "update"]
     model: str
+    model_version: str | None = Field(None, description="version of the model whose vector this is")
     n_sightings: int = Field(ge=1)
     created_at: float
     updated_at: float

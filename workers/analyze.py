@@ -30,7 +30,7 @@ class AnalyzeError(GaitlineError):
     """The recording, gallery or options of ``gaitline analyze`` are unusable."""
 
 
-def _probe_video(video: Path) -> tuple[float, int]:
+def probe_video(video: Path) -> tuple[float, int]:
     """(fps, frame count) of a readable video; :class:`AnalyzeError` otherwise."""
     import cv2
 
@@ -48,7 +48,7 @@ def _probe_video(video: Path) -> tuple[float, int]:
     return (fps if 0 < fps <= 240 else 25.0), count
 
 
-def _network_for(video: Path, fps: float) -> Any:
+def network_for(video: Path, fps: float) -> Any:
     """A one-camera network; a shipped network's calibration is reused when it names this file."""
     from configs.schema import NETWORKS_DIR, Camera, LoadedNetwork, Network, load_network
 
@@ -66,7 +66,7 @@ def _network_for(video: Path, fps: float) -> Any:
     return LoadedNetwork(network=Network(name="analyze", cameras=[cam]), path=real)
 
 
-def _collect(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWindow]], Any]:
+def collect_windows(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWindow]], Any]:
     """Run the frames stage over the video with a progress bar; windows grouped by track."""
     from prometheus_client import CollectorRegistry
     from tqdm import tqdm
@@ -195,11 +195,11 @@ def analyze(
     """Analyse one recording: tracks, gait parameters with plots, gallery matches; no Kafka needed."""
     if enrol is not None and gallery is None:
         raise AnalyzeError("--enrol needs --gallery FILE (where to add the track)")
-    fps, total = _probe_video(video)
+    fps, total = probe_video(video)
     gal = load_gallery(gallery) if gallery else None
     t_start = time.monotonic()
-    loaded = _network_for(video, fps)
-    by_track, stats = _collect(loaded, total)
+    loaded = network_for(video, fps)
+    by_track, stats = collect_windows(loaded, total)
     vecs, emb = _embed_tracks(by_track, model) if by_track else ({}, None)
     if gal is not None and gal["names"] and emb is not None and (gal["model"], gal["vectors"].shape[1]) != (
             emb.name, emb.dim):

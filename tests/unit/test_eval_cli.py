@@ -38,7 +38,24 @@ def test_eval_gait_json(tmp_path: Path) -> None:
     assert "all are scored as the test set" in res.output
 
 
+def test_eval_threshold_json(tmp_path: Path) -> None:
+    views, types = ("000", "090"), ("nm-01", "nm-02", "bg-01")
+    for s in (1, 2, 3):
+        make_subject(4, s, 3, tmp_path, views=views, types=types)
+    res = CliRunner().invoke(app, ["threshold", "--dataset", str(tmp_path), "--model", "baseline",
+                                   "--window", "10", "--far", "0.1", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["windows"] == 3 * 2 * 3 and out["subjects"] == 3
+    q = out["stranger_quantiles"]
+    # the threshold is the strangers' 90th percentile: between their median and their p99
+    assert q["0.5"] <= out["threshold"] <= q["0.99"]
+    assert 0.0 <= out["mated_accepted"] <= 1.0
+
+
 @pytest.mark.parametrize("args", [
+    ["threshold", "--dataset", ".", "--far", "1.5"],
+    ["threshold", "--dataset", ".", "--window", "0"],
     ["gait", "--dataset", "/nonexistent/dir"],
     ["gait", "--dataset", ".", "--max-frames", "-1"],
     ["gait", "--dataset", ".", "--model", "no-such-model"],

@@ -20,11 +20,11 @@ def _unit(v):
     return v / np.linalg.norm(v)
 
 
-def _emb(window_id, camera, track, vec, t=0.0):
+def _emb(window_id, camera, track, vec, t=0.0, version="1"):
     v = _unit(vec)
     return Embedding(window_id=window_id, camera_id=camera, track_id=track, region="r", t_start=t, t_end=t + 3,
                      foot_point=(1.0, 2.0), ground_plane=True, quality=1.0, gait=GaitParams(speed_mps=1.2),
-                     model="m", model_version="1", dim=len(v), vector=v)
+                     model="m", model_version=version, dim=len(v), vector=v)
 
 
 def _rec(value, offset=0):
@@ -43,6 +43,17 @@ def test_gallery_search_enrol_update_remove():
     assert g.counts[a] == 2 and 0.6 < g.score(a, np.array([0, 0, 1])) < 0.8
     assert g.remove(b) and not g.remove(b)
     assert g.search(np.array([0, 1, 0]))[0][0] == a and len(g) == 1
+
+
+def test_another_model_version_is_dead_lettered_not_matched():
+    m = IdentityMatcher(IndexSettings(match_threshold=0.9))
+    out = m([_rec(_emb("c1/1/0", "c1", 1, [1, 0, 0]).to_bytes())])
+    assert GalleryEntry.from_bytes(out[1].value).model_version == "1"
+    out = m([_rec(_emb("c1/2/0", "c1", 2, [1, 0, 0], version="2").to_bytes(), offset=7)])
+    assert [o.topic for o in out] == [DEADLETTER]
+    dead = DeadLetter.from_bytes(out[0].value)
+    assert "model m 2" in dead.reason and "m 1" in dead.reason and dead.offset == 7
+    assert len(m.gallery) == 1
 
 
 def test_open_set_matching_enrols_strangers_and_keeps_tracks():

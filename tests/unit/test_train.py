@@ -63,6 +63,27 @@ def test_augment_keeps_shape_binary_and_is_seeded() -> None:
     assert set(torch.unique(a).tolist()) <= {0.0, 1.0}
 
 
+def test_jitter_shifts_each_frame_sideways_only() -> None:
+    x = torch.from_numpy(_toy_set().sample(2, 2, 8, np.random.default_rng(1))[0])
+    only = AugmentConfig(flip=0, morph=0, ragged=0, holes=0, blur=0, occlusion=0, jitter=1, coat=0)
+    a = augment(x, only, torch.Generator().manual_seed(5))
+    moved = 0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            rolls = [d for d in range(-2, 3) if torch.equal(a[i, j], torch.roll(x[i, j], d, dims=-1))]
+            assert rolls, "every frame is the original rolled by -2..2 columns"
+            moved += 0 not in rolls
+    assert moved > 0
+
+
+def test_augment_strength_scales_noise_not_mirroring() -> None:
+    half = AugmentConfig().scaled(0.5)
+    assert half.flip == AugmentConfig().flip and half.morph == AugmentConfig().morph / 2
+    assert AugmentConfig().scaled(0).holes == 0 and AugmentConfig().scaled(10).coat == 1.0
+    with pytest.raises(ValueError):
+        AugmentConfig().scaled(-1)
+
+
 def test_two_steps_reduce_the_loss() -> None:
     torch.manual_seed(0)
     ds = _toy_set()
