@@ -227,15 +227,15 @@ def noise(video: Path = typer.Option(..., "--video", help="real footage: the fra
     gen = torch.Generator().manual_seed(0)
     cfg = AugmentConfig().scaled(aug_strength)
     noisy = [augment(torch.from_numpy(s[None].astype(np.float32)), cfg, gen)[0].numpy() for s in sim]
-    res = {"real": summarise(real), "sim": summarise(sim), "sim_augmented": summarise(noisy),
-           "video": str(video), "dataset": str(dataset), "aug_strength": aug_strength}
-    typer.echo(f"frames: real {res['real']['frames']['n']:.0f} ({len(real)} windows), "
-               f"sim {res['sim']['frames']['n']:.0f} ({len(sim)} sequences)")
+    stats = {"real": summarise(real), "sim": summarise(sim), "sim_augmented": summarise(noisy)}
+    res: dict[str, Any] = {**stats, "video": str(video), "dataset": str(dataset), "aug_strength": aug_strength}
+    typer.echo(f"frames: real {stats['real']['frames']['n']:.0f} ({len(real)} windows), "
+               f"sim {stats['sim']['frames']['n']:.0f} ({len(sim)} sequences)")
     typer.echo(f"{'statistic':<10} {'real (p10 / median / p90)':>28} {'sim':>24} {'sim + training noise':>24}")
     for k in STATS:
         cells = []
         for src in ("real", "sim", "sim_augmented"):
-            q = res[src].get(k)
+            q = stats[src].get(k)
             cells.append("-" if q is None else f"{q['p10']:.3f} / {q['median']:.3f} / {q['p90']:.3f}")
         typer.echo(f"{k:<10} {cells[0]:>28} {cells[1]:>24} {cells[2]:>24}")
     if json_out:

@@ -6,7 +6,7 @@ import logging
 
 from kafka import KafkaConsumer, TopicPartition
 
-from index.gallery import Gallery
+from index.gallery import AnnConfig, Gallery
 from streams.exceptions import SchemaError
 from streams.schemas import GalleryEntry
 from streams.settings import KafkaSettings
@@ -15,7 +15,8 @@ from streams.topics import GALLERY
 log = logging.getLogger(__name__)
 
 
-def replay_gallery(kafka: KafkaSettings) -> tuple[Gallery | None, dict[str, tuple[str, float]]]:
+def replay_gallery(kafka: KafkaSettings, ann: AnnConfig | None = None,
+                   ) -> tuple[Gallery | None, dict[str, tuple[str, float]]]:
     """Read ``gallery.v1`` from the beginning to its current end.
 
     Returns the gallery (None when the topic is empty) and each identity's last camera and time.
@@ -50,7 +51,7 @@ def replay_gallery(kafka: KafkaSettings) -> tuple[Gallery | None, dict[str, tupl
                         log.warning("skipping bad gallery record at offset %s: %s", msg.offset, exc)
                         continue
                     if gallery is None:
-                        gallery = Gallery(entry.dim, entry.model, entry.model_version)
+                        gallery = Gallery(entry.dim, entry.model, entry.model_version, ann)
                     elif (entry.model, entry.model_version) != (gallery.model, gallery.model_version):
                         log.warning("gallery record for %s at offset %s is from model %s %s, not %s %s: "
                                     "skipped", ident, msg.offset, entry.model, entry.model_version,

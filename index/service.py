@@ -59,7 +59,7 @@ class IdentityMatcher:
         decoded, outputs = decode_all(records, Embedding, STAGE, self.metrics.deadlettered if self.metrics else None)
         for rec, emb in decoded:
             if self.gallery is None:
-                self.gallery = Gallery(emb.dim, emb.model, emb.model_version)
+                self.gallery = Gallery(emb.dim, emb.model, emb.model_version, self.settings.ann())
             if self.gallery.model is None:  # replayed from entries written before versions were recorded
                 self.gallery.model, self.gallery.model_version = emb.model, emb.model_version
             if emb.dim != self.gallery.dim:
@@ -156,7 +156,7 @@ def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
     """Replay the gallery from ``gallery.v1``, then match embeddings until SIGTERM."""
     registry = CollectorRegistry()
     metrics = IndexMetrics(registry)
-    gallery, last_seen = replay_gallery(kafka)
+    gallery, last_seen = replay_gallery(kafka, settings.ann())
     network = load_network(settings.network).network if settings.network else None
     matcher = IdentityMatcher(settings, gallery, metrics, TransitGate(network, settings.open_world_s), last_seen)
     app = make_app(STAGE, kafka)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workers.store import default_store_url
+
+if TYPE_CHECKING:
+    from index.gallery import AnnConfig
 
 
 class EmbedSettings(BaseSettings):
@@ -43,7 +46,18 @@ class IndexSettings(BaseSettings):
         None, description="network YAML whose topology gates matches; env GAITLINE_INDEX_NETWORK")
     open_world_s: float = Field(
         3600.0, gt=0, description="after this gap, unlinked cameras are reachable; env GAITLINE_INDEX_OPEN_WORLD_S")
+    ann_min_identities: int = Field(
+        50_000, ge=0, description="gallery size from which search is approximate (IVF), 0 = always exact; "
+                                  "env GAITLINE_INDEX_ANN_MIN_IDENTITIES")
+    ann_nprobe: int = Field(
+        48, ge=1, le=65536, description="IVF cells searched per query (recall vs speed); env GAITLINE_INDEX_ANN_NPROBE")
     metrics_port: int = Field(9102, ge=0, le=65535, description="0 disables; env GAITLINE_INDEX_METRICS_PORT")
+
+    def ann(self) -> AnnConfig:
+        """The gallery's exact/approximate switch."""
+        from index.gallery import AnnConfig  # faiss loads only where a gallery is built
+
+        return AnnConfig(min_identities=self.ann_min_identities, nprobe=self.ann_nprobe)
 
 
 class TrackSettings(BaseSettings):

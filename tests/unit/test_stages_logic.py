@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gait.embedders import UnknownEmbedderError, get_embedder
-from index.gallery import Gallery
+from index.gallery import AnnConfig, Gallery
 from index.service import IdentityMatcher
 from streams.schemas import DeadLetter, Embedding, GaitParams, GalleryEntry, Sighting, TrackletWindow
 from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS
@@ -43,6 +43,25 @@ def test_gallery_search_enrol_update_remove():
     assert g.counts[a] == 2 and 0.6 < g.score(a, np.array([0, 0, 1])) < 0.8
     assert g.remove(b) and not g.remove(b)
     assert g.search(np.array([0, 1, 0]))[0][0] == a and len(g) == 1
+
+
+def test_gallery_switches_to_ivf_and_keeps_finding_people():
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((400, 16)).astype(np.float32)
+    g = Gallery(16, ann=AnnConfig(min_identities=200, nprobe=8))
+    ids = [f"p{i}" for i in range(len(vecs))]
+    for i, v in zip(ids[:199], vecs[:199], strict=True):
+        g.put(i, v)
+    assert not g.approximate
+    for i, v in zip(ids[199:], vecs[199:], strict=True):
+        g.put(i, v)
+    assert g.approximate  # built at 200 identities, rebuilt at 400
+    hits = sum(g.search(v + 0.05 * rng.standard_normal(16))[0][0] == i for i, v in zip(ids, vecs, strict=True))
+    assert hits >= 0.95 * len(ids)
+    # updates and removals work on the approximate index too
+    g.update("p3", vecs[3], rate=0.5)
+    assert g.remove("p5") and all(i != "p5" for i, _ in g.search(vecs[5], k=5))
+    assert len(g) == len(ids) - 1
 
 
 def test_another_model_version_is_dead_lettered_not_matched():
