@@ -51,11 +51,11 @@ class ModelConfig:
             centred, cosine spreads over [-1, 1] (strangers ~0.1), a few rank-1 points lower.
     """
 
-    channels: tuple[int, ...] = (16, 32, 64, 64)
+    channels: tuple[int, ...] = (16, 32, 96, 128)
     layers: tuple[int, ...] = (1, 1, 1, 1)
     strides: tuple[int, ...] = (1, 2, 2, 1)
     maxpool: bool = True
-    bins: tuple[int, ...] = (8,)
+    bins: tuple[int, ...] = (8, 4, 2, 1)
     strip_dim: int = 32
     num_classes: int = 74
     in_channels: int = 1
@@ -95,9 +95,11 @@ class ModelConfig:
 # Named sizes. ``default`` is the CPU profile behind the committed checkpoint; ``large`` is
 # OpenGait's GaitBase (ResNet-9, widths up to 512, 16 strips x 256) for GPUs.
 PROFILES: dict[str, ModelConfig] = {
-    "tiny": ModelConfig(channels=(8, 16, 32, 32), bins=(8,), strip_dim=32),
+    "tiny": ModelConfig(channels=(8, 16, 48, 64), bins=(8, 4, 2, 1)),
+    # the CPU profile: cheap early stages (most pixels), wider late ones (8x6 maps), and a strip
+    # pyramid whose coarse strips see whole-body proportions, where a synthetic identity lives
     "default": ModelConfig(),
-    "medium": ModelConfig(channels=(32, 64, 128, 128), bins=(8,), strip_dim=64),
+    "medium": ModelConfig(channels=(32, 64, 192, 256), bins=(8, 4, 2, 1)),
     "large": ModelConfig(channels=(64, 128, 256, 512), maxpool=False, bins=(16,), strip_dim=256),
 }
 
