@@ -4,10 +4,16 @@ Open-set matching: a window whose best gallery score reaches the threshold is th
 identity; otherwise a new identity is enrolled ("a profile created spontaneously"). Windows
 of a track already identified keep the track's identity, since the tracker has already
 told us they are the same walker; their vectors still refine the identity's gallery entry.
+
+Biometric data is kept no longer than it is needed: an identity not seen for
+``retention_days`` of stream time (the newest window time seen, so a replayed archive ages
+as it plays) is removed and tombstoned on ``gallery.v1``; a tombstone written by
+``gaitline forget`` removes the identity from the running gallery too.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 
@@ -53,9 +59,48 @@ class IdentityMatcher:
         self.last_seen: dict[str, tuple[str, float]] = last_seen or {}
         self._tracks: OrderedDict[tuple[str, int], str] = OrderedDict()
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._watermark = max((t for _, t in self.last_seen.values()), default=0.0)  # newest window end seen
+        self._next_expiry = 0.0
+        # the embeddings agent and the gallery-log agent run in executor threads: one at a time here
+        self._lock = threading.Lock()
 
     def __call__(self, records: list[Record]) -> list[Output]:
         """Handle one batch of raw ``embeddings.v1`` records."""
+        with self._lock:
+            outputs = self._handle(records)
+            if self.settings.retention_days and self._watermark >= self._next_expiry:
+                outputs.extend(self.expire(self._watermark - self.settings.retention_days * 86400))
+                self._next_expiry = self._watermark + 60.0
+            return outputs
+
+    def forget(self, identity_id: str, why: str = "forgotten") -> bool:
+        """Remove ``identity_id`` from the gallery and from every track and time memory."""
+        removed = self.gallery.remove(identity_id) if self.gallery is not None else False
+        self.last_seen.pop(identity_id, None)
+        for key in [k for k, v in self._tracks.items() if v == identity_id]:
+            del self._tracks[key]
+        if removed and self.metrics:
+            self.metrics.removed.labels(why).inc()
+        return removed
+
+    def expire(self, older_than: float) -> list[Output]:
+        """Remove identities last seen before ``older_than`` and tombstone them on ``gallery.v1``."""
+        stale = [i for i, (_, t) in self.last_seen.items() if t < older_than]
+        outs = []
+        for identity in stale:
+            self.forget(identity, "expired")
+            outs.append(Output(GALLERY, identity.encode(), None))
+        return outs
+
+    def on_gallery_log(self, records: list[Record]) -> list[Output]:
+        """Handle ``gallery.v1`` records: a tombstone (``gaitline forget``) removes the identity."""
+        with self._lock:
+            for rec in records:
+                if rec.value is None and rec.key:
+                    self.forget(rec.key.decode("utf-8", "replace"))
+        return []
+
+    def _handle(self, records: list[Record]) -> list[Output]:
         decoded, outputs = decode_all(records, Embedding, STAGE, self.metrics.deadlettered if self.metrics else None)
         for rec, emb in decoded:
             if self.gallery is None:
@@ -76,6 +121,7 @@ class IdentityMatcher:
                 continue
             if emb.window_id in self._seen:
                 continue  # redelivered after a rebalance: already matched and published
+            self._watermark = max(self._watermark, emb.t_end)
             _remember(self._seen, emb.window_id, None)
             outputs.extend(self._match(emb))
         if self.metrics and self.gallery is not None:
@@ -161,4 +207,6 @@ def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
     matcher = IdentityMatcher(settings, gallery, metrics, TransitGate(network, settings.open_world_s), last_seen)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05, lag=metrics.consumer_lag)
+    # the gallery's own log: its tombstones (from `gaitline forget`) remove identities while running
+    attach_batch_agent(app, kafka, GALLERY, matcher.on_gallery_log, max_batch=500, max_wait_s=0.5)
     run_worker(app, registry, settings.metrics_port)

@@ -1,7 +1,8 @@
 """The ``gaitline`` command line. Every user error is one line on stderr and exit code 2.
 
 Subcommand groups live next to what they run and are mounted here:
-``kafka`` (streams.cli_kafka), ``worker``/``demo``/``query``/``identities`` (this package),
+``kafka`` (streams.cli_kafka), ``worker``/``demo``/``query``/``identities``/``forget``/``expire``/``audit``
+(this package),
 ``sim`` (sim.cli), ``eval`` (gait.eval_cli), ``train`` (gait.train_cli), ``analyze``
 (workers.analyze), ``inspect`` (workers.inspect), ``bench`` (bench.cli).
 """
@@ -26,6 +27,9 @@ _MOUNTS: tuple[tuple[str, str, str, bool], ...] = (
     ("workers.cli_workers", "app", "worker", True),
     ("workers.cli_query", "query_app", "query", True),
     ("workers.cli_query", "identities", "identities", False),
+    ("workers.cli_privacy", "forget", "forget", False),
+    ("workers.cli_privacy", "expire", "expire", False),
+    ("workers.cli_privacy", "audit", "audit", False),
     ("workers.demo", "demo", "demo", False),
     ("sim.cli", "app", "sim", True),
     ("gait.eval_cli", "app", "eval", True),

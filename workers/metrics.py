@@ -74,6 +74,9 @@ class IndexMetrics:
                                         buckets=_LATENCY_BUCKETS, registry=registry)
         self.deadlettered = Counter("gaitline_index_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.removed = Counter("gaitline_index_removed_total",
+                               "Identities removed from the gallery (forgotten on request, or expired)", ["why"],
+                               registry=registry)
         self.consumer_lag = Gauge("gaitline_index_consumer_lag_records",
                                   "Input records on this worker's partitions not yet read", registry=registry)
 
@@ -93,6 +96,8 @@ class TrackMetrics:
                                             buckets=_LATENCY_BUCKETS, registry=registry)
         self.deadlettered = Counter("gaitline_track_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.expired = Counter("gaitline_track_sightings_expired_total",
+                               "Sightings deleted because they are older than the retention period", registry=registry)
         self.consumer_lag = Gauge("gaitline_track_consumer_lag_records",
                                   "Input records on this worker's partitions not yet read", registry=registry)
 

@@ -46,6 +46,9 @@ class IndexSettings(BaseSettings):
         None, description="network YAML whose topology gates matches; env GAITLINE_INDEX_NETWORK")
     open_world_s: float = Field(
         3600.0, gt=0, description="after this gap, unlinked cameras are reachable; env GAITLINE_INDEX_OPEN_WORLD_S")
+    retention_days: float = Field(
+        30.0, ge=0, description="remove identities not seen for this many days of stream time (0 = keep); "
+                                "env GAITLINE_INDEX_RETENTION_DAYS")
     ann_min_identities: int = Field(
         50_000, ge=0, description="gallery size from which search is approximate (IVF), 0 = always exact; "
                                   "env GAITLINE_INDEX_ANN_MIN_IDENTITIES")
@@ -67,6 +70,9 @@ class TrackSettings(BaseSettings):
 
     store_url: str = Field(default_factory=default_store_url,
                            description="SQLAlchemy URL; env GAITLINE_TRACK_STORE_URL (or GAITLINE_STORE_URL)")
+    retention_days: float = Field(
+        30.0, ge=0, description="delete sightings older than this many days of stream time (0 = keep); "
+                                "env GAITLINE_TRACK_RETENTION_DAYS")
     max_batch: int = Field(200, ge=1, description="env GAITLINE_TRACK_MAX_BATCH")
     max_wait_s: float = Field(0.5, gt=0, description="env GAITLINE_TRACK_MAX_WAIT_S")
     metrics_port: int = Field(9103, ge=0, le=65535, description="0 disables; env GAITLINE_TRACK_METRICS_PORT")

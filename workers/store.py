@@ -3,19 +3,28 @@
 The track worker writes here; ``gaitline query``, ``gaitline identities`` and the evaluation
 harness read here. Writes are idempotent on the sighting id (the window id), so a window
 redelivered after a consumer-group rebalance is stored once.
+
+Biometric data has rules: every search and every deletion is written to an append-only
+``audit_log`` (who, what, about whom, why); ``forget`` deletes an identity's sightings and
+records the identity as forgotten, so sightings still in flight on the topic are not stored
+again; ``expire`` deletes sightings older than the retention period.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
     Float,
     Integer,
     String,
+    Text,
     create_engine,
     delete,
     func,
@@ -69,6 +78,33 @@ class SightingRow(Base):
     truth_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
+class AuditRow(Base):
+    """One entry of the append-only audit log: who did what, about whom, and why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class ForgottenRow(Base):
+    """An identity that was forgotten: its sightings are refused from then on."""
+
+    __tablename__ = "forgotten"
+
+    identity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)
+
+
+# tables a reader also needs (a query writes its audit entry even on a read-only path)
+_ALWAYS = [AuditRow.__table__, ForgottenRow.__table__]
+
+
 @dataclass(frozen=True)
 class IdentitySummary:
     """One identity as ``gaitline identities`` lists it."""
@@ -106,12 +142,20 @@ class Store:
                 Base.metadata.create_all(self.engine)
             elif not inspect(self.engine).has_table(SightingRow.__tablename__):
                 raise StoreError(f"store {self.url} holds no sightings yet (run the pipeline or `gaitline demo`)")
+            else:
+                Base.metadata.create_all(self.engine, tables=_ALWAYS)  # type: ignore[arg-type]
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot open store {self.url}: {exc.__class__.__name__}: {exc}") from exc
 
     def add_sightings(self, sightings: Iterable[Sighting]) -> int:
-        """Insert sightings, ignoring ids already stored; return how many were new."""
-        rows = [_row(s) for s in sightings]
+        """Insert sightings, ignoring ids already stored and forgotten identities; return how many were new."""
+        batch = list(sightings)
+        if not batch:
+            return 0
+        with Session(self.engine) as session:
+            gone = set(session.scalars(select(ForgottenRow.identity_id).where(
+                ForgottenRow.identity_id.in_({s.identity_id for s in batch}))))
+        rows = [_row(s) for s in batch if s.identity_id not in gone]
         if not rows:
             return 0
         ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
@@ -147,14 +191,45 @@ class Store:
             return int(session.scalar(select(func.count()).select_from(SightingRow)) or 0)
 
     def forget(self, identity_id: str) -> int:
-        """Delete every sighting of ``identity_id``; return how many were removed."""
+        """Delete every sighting of ``identity_id`` and refuse its future ones; return how many were removed."""
+        ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with Session(self.engine) as session, session.begin():
+            session.execute(ins(ForgottenRow).values(identity_id=identity_id, at=time.time())
+                            .on_conflict_do_nothing(index_elements=["identity_id"]))
             res = session.execute(delete(SightingRow).where(SightingRow.identity_id == identity_id))
             return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
+    def is_forgotten(self, identity_id: str) -> bool:
+        """True when ``identity_id`` was forgotten."""
+        with Session(self.engine) as session:
+            return session.get(ForgottenRow, identity_id) is not None
+
+    def expire(self, older_than: float) -> int:
+        """Delete sightings that ended before ``older_than`` (epoch seconds); return how many."""
+        with Session(self.engine) as session, session.begin():
+            res = session.execute(delete(SightingRow).where(SightingRow.t_end < older_than))
+            return int(res.rowcount or 0)  # type: ignore[attr-defined]
+
+    def audit(self, actor: str, action: str, reason: str, subject: str | None = None,
+              detail: dict[str, Any] | None = None) -> None:
+        """Append an entry to the audit log (there is no method to change or delete one)."""
+        if not actor.strip() or not reason.strip():
+            raise StoreError("an audit entry needs an actor and a reason")
+        with Session(self.engine) as session, session.begin():
+            session.add(AuditRow(at=time.time(), actor=actor[:100], action=action[:40], subject=subject,
+                                 reason=reason[:500], detail=json.dumps(detail or {}, sort_keys=True)))
+
+    def audit_log(self, subject: str | None = None, limit: int | None = None) -> Sequence[AuditRow]:
+        """Audit entries, newest first (only those about ``subject`` when given)."""
+        q = select(AuditRow).order_by(AuditRow.id.desc())
+        if subject is not None:
+            q = q.where(AuditRow.subject == subject)
+        with Session(self.engine) as session:
+            return list(session.scalars(q.limit(limit) if limit else q))
+
     def reset(self) -> None:
-        """Drop and recreate the tables (the demo starts from an empty store)."""
-        Base.metadata.drop_all(self.engine)
+        """Empty the sightings (the demo starts from an empty store); the audit log is never dropped."""
+        Base.metadata.drop_all(self.engine, tables=[SightingRow.__table__])  # type: ignore[list-item]
         Base.metadata.create_all(self.engine)
 
     def close(self) -> None:

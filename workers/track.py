@@ -2,6 +2,8 @@
 
 This first version stores sightings (idempotently, keyed by window id); stitching them
 into multi-camera trajectories with transit-feasibility checks builds on this table.
+Sightings older than ``retention_days`` of stream time (the newest sighting's time, so a
+replayed archive ages as it plays) are deleted as the stream moves on.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ STAGE = "track"
 class SightingWriter:
     """The track stage's handler: decode sightings and write them to the store in one batch."""
 
-    def __init__(self, store: Store, metrics: TrackMetrics | None = None) -> None:
+    def __init__(self, store: Store, metrics: TrackMetrics | None = None, retention_days: float = 0.0) -> None:
         self.store = store
         self.metrics = metrics
+        self.retention_days = retention_days
+        self._watermark = 0.0
+        self._next_expiry = 0.0
 
     def __call__(self, records: list[Record]) -> list[Output]:
         """Handle one batch of raw ``sightings.v1`` records."""
@@ -39,6 +44,12 @@ class SightingWriter:
         # a store error is transient (database down): it propagates, the worker stops without
         # committing, and its replacement re-reads the batch from the last committed offset
         new = self.store.add_sightings(sightings)
+        self._watermark = max(self._watermark, max(s.t_end for s in sightings))
+        if self.retention_days and self._watermark >= self._next_expiry:
+            gone = self.store.expire(self._watermark - self.retention_days * 86400)
+            self._next_expiry = self._watermark + 60.0
+            if self.metrics:
+                self.metrics.expired.inc(gone)
         if self.metrics:
             now = time.time()
             self.metrics.write_seconds.observe(time.perf_counter() - started)
@@ -55,6 +66,7 @@ def run(kafka: KafkaSettings, settings: TrackSettings) -> None:
     metrics = TrackMetrics(registry)
     store = Store(settings.store_url)
     app = make_app(STAGE, kafka)
-    attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics), settings.max_batch,
+    attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics, settings.retention_days),
+                       settings.max_batch,
                        settings.max_wait_s, lag=metrics.consumer_lag)
     run_worker(app, registry, settings.metrics_port)

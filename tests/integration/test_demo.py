@@ -42,7 +42,11 @@ def test_demo_on_vtest_with_malformed_records(kafka_broker: LocalBroker, vtest_v
     assert len(idents) == summary["identities"]
     assert sum(i["sightings"] for i in idents) == summary["sightings"]
     top = max(idents, key=lambda i: i["sightings"])
-    where = _gaitline(["query", "where", "--identity", top["identity_id"], "--store", store], env)
+    where = _gaitline(["query", "where", "--identity", top["identity_id"], "--store", store,
+                       "--reason", "integration test", "--actor", "tester"], env)
     assert where.returncode == 0
     assert f"{top['identity_id']}: {top['sightings']} sightings on 1 camera(s)" in where.stdout
     assert where.stdout.count("camera vtest") == top["sightings"]
+    audit = json.loads(_gaitline(["audit", "--store", store, "--json", "--identity", top["identity_id"]], env).stdout)
+    assert audit[0]["actor"] == "tester" and audit[0]["action"] == "query.where"
+    assert audit[0]["detail"] == {"sightings": top["sightings"]}

@@ -44,11 +44,15 @@ def _window(person: int, track: int, start: int) -> TrackletWindow:
         quality=1.0, truth_id=f"person{person}", silhouettes=_walker(person + start % 2, n))
 
 
+def _stage_env(kafka: KafkaSettings, sqlite_url: str, index_metrics_port: int = 0) -> dict[str, str]:
+    return {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": kafka.namespace,
+            "GAITLINE_TRACK_STORE_URL": sqlite_url, "GAITLINE_EMBED_METRICS_PORT": "0",
+            "GAITLINE_INDEX_METRICS_PORT": str(index_metrics_port), "GAITLINE_TRACK_METRICS_PORT": "0"}
+
+
 @pytest.fixture
 def stages(kafka: KafkaSettings, sqlite_url: str, tmp_path: Path):
-    env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": kafka.namespace,
-           "GAITLINE_TRACK_STORE_URL": sqlite_url, "GAITLINE_EMBED_METRICS_PORT": "0",
-           "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
+    env = _stage_env(kafka, sqlite_url)
     procs = StageProcs(tmp_path)
     for stage in ("embed", "index", "track"):
         procs.start(stage, env)
@@ -109,3 +113,59 @@ def test_windows_flow_to_sightings_and_bad_records_to_deadletter(kafka, stages, 
     rows = store.where(idents[0].identity_id)
     assert rows and all(r.t_start <= r.t_end for r in rows)
     assert message_count(kafka, tracklets) == 8
+
+
+def _metric(port: int, name: str) -> float:
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()  # noqa: S310
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines() if ln.startswith(name))
+
+
+def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sqlite_url, tmp_path):
+    import subprocess
+    import sys
+
+    from index.replay import replay_gallery
+
+    from .conftest import _free_port
+
+    port = _free_port()
+    env = _stage_env(kafka, sqlite_url, port)
+    procs = StageProcs(tmp_path)
+    for stage in ("embed", "index", "track"):
+        procs.start(stage, env)
+    try:
+        producer = KafkaProducer(**kafka.kafka_python_kwargs())
+        tracklets = TRACKLETS.full_name(kafka.namespace)
+        for w in [_window(p, 1, 0) for p in (0, 1)]:
+            producer.send(tracklets, key=f"{w.camera_id}/{w.track_id}".encode(), value=w.to_bytes())
+        producer.flush()
+        _wait_drained(kafka, procs, timeout_s=120)
+        store = Store(sqlite_url)
+        gone = next(r.identity_id for r in store.all_sightings() if r.camera_id == "cam0")
+        res = subprocess.run([sys.executable, "-m", "workers.cli", "forget", "--identity", gone, "--reason",
+                              "erasure request 1", "--actor", "dpo", "--store", sqlite_url],
+                             capture_output=True, text=True, timeout=120, env=env)
+        assert res.returncode == 0, res.stderr
+        assert store.where(gone) == [] and store.is_forgotten(gone)
+        assert store.audit_log(subject=gone)[0].action == "forget"
+        # a replay of the compacted gallery log no longer has the person ...
+        replayed, last_seen = replay_gallery(kafka)
+        assert replayed is not None and gone not in replayed and gone not in last_seen
+        # ... and the running index dropped it from memory (its metric says so)
+        deadline = time.monotonic() + 60
+        while _metric(port, 'gaitline_index_removed_total{why="forgotten"}') < 1:
+            assert time.monotonic() < deadline, "the running index never applied the tombstone"
+            time.sleep(0.5)
+        # the same walker on the same track again: a new profile, never the forgotten identity
+        w = _window(0, 1, 30)
+        producer.send(tracklets, key=b"cam0/1", value=w.to_bytes())
+        producer.flush()
+        producer.close()
+        _wait_drained(kafka, procs, timeout_s=120)
+        later = [Sighting.from_bytes(m.value) for m in _read_all(kafka, SIGHTINGS.full_name(kafka.namespace), 3)]
+        last = next(s for s in later if s.sighting_id == w.window_id)
+        assert last.identity_id != gone
+    finally:
+        procs.stop()

@@ -45,10 +45,18 @@ def test_unknown_identity_and_empty_store(tmp_path: Path):
     from workers.store import Store
 
     url = f"sqlite:///{tmp_path}/s.db"
-    _one_line_error(gaitline("query", "where", "--identity", "p-000", "--store", url), "holds no sightings yet")
+    why = ("--reason", "case 42")
+    _one_line_error(gaitline("query", "where", "--identity", "p-000", "--store", url, *why), "holds no sightings yet")
     Store(url).close()
-    _one_line_error(gaitline("query", "where", "--identity", "p-000", "--store", url),
+    _one_line_error(gaitline("query", "where", "--identity", "p-000", "--store", url, *why),
                     "no sightings of identity 'p-000'")
+    # a search without a reason is refused before anything is read
+    _one_line_error(gaitline("query", "where", "--identity", "p-000", "--store", url, "--reason", " "),
+                    "--reason must say why")
+    assert gaitline("query", "where", "--identity", "p-000", "--store", url).returncode == 2
+    # the search that found nothing is in the audit log, the refused one is not
+    log = Store(url).audit_log()
+    assert [(r.action, r.subject, r.reason) for r in log] == [("query.where", "p-000", "case 42")]
 
 
 @pytest.mark.parametrize("args", [("demo", "--inject-malformed", "-1"), ("nonsense",)])
