@@ -10,6 +10,7 @@ and the command says so. Every operation is written to the audit log with who an
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import typer
@@ -27,6 +28,8 @@ def publish_tombstone(kafka: KafkaSettings, identity_id: str, timeout_s: float =
     from kafka.errors import KafkaError
 
     topic = GALLERY.full_name(kafka.namespace)
+    # the client logs every failed connection attempt; the command's own error says it in one line
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         producer = KafkaProducer(client_id="gaitline-forget", acks="all", **kafka.kafka_python_kwargs())
     except KafkaError as exc:

@@ -84,8 +84,22 @@ def test_index_forgets_on_tombstone_and_expires_stale_identities():
     assert [o.topic for o in out if o.value is not None] == [SIGHTINGS, GALLERY]
 
 
-def _gaitline(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, timeout=120)
+def _gaitline(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, timeout=120,
+                          env=env)
+
+
+def test_forget_without_kafka_deletes_nothing_and_says_so_in_one_line(tmp_path):
+    import os
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    Store(url).add_sightings([_sighting("w1", "p-1", 1_000.0)])
+    env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    res = _gaitline("forget", "--identity", "p-1", "--reason", "erasure 12", "--store", url, env=env)
+    assert res.returncode == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "nothing was forgotten" in lines[0]
+    assert Store(url).count() == 1 and not Store(url).is_forgotten("p-1")
 
 
 def test_forget_expire_and_audit_commands(tmp_path):
