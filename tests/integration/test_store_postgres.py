@@ -40,13 +40,19 @@ def _s(i: int, ident: str, t: float) -> Sighting:
 
 
 def test_postgres_store_is_idempotent_and_answers_where(pg_store: Store):
-    rows = [_s(i, "p-a" if i < 3 else "p-b", 100.0 + i) for i in range(5)]
+    # identities of their own: the database outlives the test, and a forgotten identity stays forgotten
+    a, b = f"p-a{uuid.uuid4().hex[:8]}", f"p-b{uuid.uuid4().hex[:8]}"
+    rows = [_s(i, a if i < 3 else b, 100.0 + i) for i in range(5)]
     assert pg_store.add_sightings(rows) == 5
     assert pg_store.add_sightings(rows[:2]) == 0  # redelivered: stored once
     assert pg_store.count() == 5
-    where = pg_store.where("p-a")
+    where = pg_store.where(a)
     assert [r.t_start for r in where] == [100.0, 101.0, 102.0]
     summary = {i.identity_id: i for i in pg_store.identities()}
-    assert summary["p-a"].sightings == 3 and summary["p-a"].cameras == 2
-    assert summary["p-b"].first_seen == 103.0
-    assert pg_store.forget("p-a") == 3 and pg_store.count() == 2
+    assert summary[a].sightings == 3 and summary[a].cameras == 2
+    assert summary[b].first_seen == 103.0
+    assert pg_store.forget(a) == 3 and pg_store.count() == 2
+    # forgotten on PostgreSQL too: a late sighting is refused, and the forget is idempotent
+    assert pg_store.add_sightings([_s(7, a, 200.0)]) == 0 and pg_store.forget(a) == 0
+    pg_store.audit("tester", "forget", "integration test", subject=a)
+    assert pg_store.audit_log(subject=a)[0].actor == "tester"
