@@ -33,18 +33,19 @@ PROBES = {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "c
 BASELINES = ("baseline", "trivial")
 
 
-def resolve_model(name: str) -> Embedder:
+def resolve_model(name: str, **kwargs: Any) -> Embedder:
     """The embedder for ``--model``: a registered name, or a checkpoint file path.
 
-    A path goes to the ``checkpoint`` factory (registered by the learned-model module).
+    A path goes to the ``checkpoint`` factory (registered by the learned-model module);
+    ``kwargs`` go to the factory (e.g. ``embed_from``; training-free models ignore them).
     """
     if Path(name).is_file():
         try:
-            return get_embedder("checkpoint", path=name)
+            return get_embedder("checkpoint", path=name, **kwargs)
         except UnknownEmbedderError as exc:
             raise GaitlineError(f"--model {name}: a checkpoint file, but no 'checkpoint' loader is "
                                 "registered (the learned model module provides it)") from exc
-    return get_embedder(name)
+    return get_embedder(name, **kwargs)
 
 
 def split_subjects(subjects: list[str]) -> tuple[list[str], str]:
@@ -162,9 +163,7 @@ def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out data
     seqs = scan(dataset)
     test, note = split_subjects(sorted({s.subject for s in seqs}))
     tset = set(test)
-    kwargs: dict[str, Any] = {"embed_from": embed_from}
-    emb_model = (get_embedder("checkpoint", path=model, **kwargs) if Path(model).is_file()
-                 else get_embedder(model, **kwargs))
+    emb_model = resolve_model(model, embed_from=embed_from)
     embs, subj = [], []
     for s, arr in iter_sequences([s for s in seqs if s.subject in tset], window):
         if len(arr):
