@@ -1,7 +1,8 @@
 """``gaitline bench embed``: windows per second of the gait embedders.
 
 Measures the real inference path (:class:`gait.model_registry.TorchEmbedder`: folded
-BatchNorm, channels-last on CPU, fp16 autocast on CUDA) on 30-frame 64x44 windows. The
+BatchNorm, channels-last on CPU, fp16 autocast on CUDA, bf16 on CPUs with native bf16, and
+plain fp32 side by side) on 30-frame 64x44 windows. The
 profile's committed checkpoint is used when it exists; otherwise an untrained model of the
 same sizes (speed does not depend on the weights). Prints a speed table across model sizes,
 then, as the last line with ``--json``, one JSON object: ``device``, ``windows_per_s``,
@@ -20,14 +21,14 @@ import typer
 from streams.exceptions import GaitlineError
 
 
-def _embedder(profile: str, device: str, max_batch: int) -> Any:
+def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto") -> Any:
     from gait.checkpoint import Checkpoint
     from gait.model import GaitModel, profile_config
     from gait.model_registry import CHECKPOINT_DIR, TorchEmbedder, load_embedder
 
     path = CHECKPOINT_DIR / f"{profile}.pt"
     if path.is_file():
-        return load_embedder(path, profile, device=device, max_batch=max_batch)
+        return load_embedder(path, profile, device=device, max_batch=max_batch, precision=precision)
     try:
         cfg = profile_config(profile)
     except KeyError as exc:
@@ -35,11 +36,12 @@ def _embedder(profile: str, device: str, max_batch: int) -> Any:
     import torch
 
     model = GaitModel(cfg).to(torch.device(device)).eval()
-    return TorchEmbedder(Checkpoint(model=model, config=cfg, version="untrained"), profile, max_batch=max_batch)
+    return TorchEmbedder(Checkpoint(model=model, config=cfg, version="untrained"), profile, max_batch=max_batch,
+                         precision=precision)
 
 
 def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: float = 3.0,
-            min_rounds: int = 2) -> dict[str, Any]:
+            min_rounds: int = 2, precision: str = "auto") -> dict[str, Any]:
     """Time ``embed`` on random windows of ``batch`` x ``frames`` frames.
 
     Args:
@@ -49,11 +51,12 @@ def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: fl
         frames: frames per window.
         seconds: keep timing for at least this long (after one warm-up call).
         min_rounds: and for at least this many calls.
+        precision: ``auto`` (fp16 CUDA / native bf16 CPU) or ``fp32``.
     Returns:
-        ``profile``, ``device``, ``batch``, ``dim``, ``calls``, and ``windows_per_s`` /
+        ``profile``, ``device``, ``precision``, ``batch``, ``dim``, ``calls``, and ``windows_per_s`` /
         ``ms_per_window`` of the median call.
     """
-    emb = _embedder(profile, device, max_batch=batch)
+    emb = _embedder(profile, device, max_batch=batch, precision=precision)
     rng = np.random.default_rng(0)
     windows = (rng.random((batch, frames, 64, 44)) > 0.5).astype(np.uint8)
     emb.embed(windows[: min(batch, 4)])  # warm-up: allocator, oneDNN / cuDNN kernel choice
@@ -70,7 +73,8 @@ def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: fl
         times.append(time.perf_counter() - t0)
     # the median call: robust to another process grabbing the shared cores for a moment
     dt = float(np.median(times))
-    return {"profile": profile, "device": device, "batch": batch, "dim": emb.dim, "calls": len(times),
+    return {"profile": profile, "device": device, "precision": emb.precision, "batch": batch, "dim": emb.dim,
+            "calls": len(times),
             "windows_per_s": round(batch / dt, 1), "ms_per_window": round(1000 * dt / batch, 3)}
 
 
@@ -95,6 +99,9 @@ def embed(
         raise GaitlineError("--device cuda but no CUDA device is available")
     devices = [device] if device else (["cpu", "cuda"] if has_cuda else ["cpu"])
     main = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds) for d in devices}
+    # side by side: the same model in plain fp32 wherever reduced precision was picked
+    fp32 = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds, precision="fp32")
+            for d in devices if main[d]["precision"] != "float32"}
     rows: list[dict[str, Any]] = []
     if table:
         from gait.model import PROFILES
@@ -107,15 +114,18 @@ def embed(
                 # the GPU-sized model is slow on CPU: a smaller batch keeps the table quick
                 b = gpu_batch if d == "cuda" else (8 if name == "large" else batch)
                 rows.append(measure(name, d, b, seconds=seconds / 2, min_rounds=1))
-    for r in rows or list(main.values()):
-        typer.echo(f"{r['profile']:>8} {r['device']:>5} dim={r['dim']:<5} batch={r['batch']:<5} "
+    for r in (rows or list(main.values())) + list(fp32.values()):
+        typer.echo(f"{r['profile']:>8} {r['device']:>5} {r['precision']:>8} dim={r['dim']:<5} batch={r['batch']:<5} "
                    f"{r['windows_per_s']:>10.1f} windows/s {r['ms_per_window']:>9.3f} ms/window")
     first = main[devices[0]]
     summary: dict[str, Any] = {"device": first["device"], "windows_per_s": first["windows_per_s"],
                                "ms_per_window": first["ms_per_window"], "profile": profile,
+                               "precision": first["precision"],
                                "threads": threads, "batch": first["batch"], "frames": 30}
     if "cuda" in main and devices[0] != "cuda":
         summary["cuda"] = main["cuda"]
+    if fp32:
+        summary["fp32"] = list(fp32.values())
     if rows:
         summary["table"] = rows
     typer.echo(json.dumps(summary) if json_out else

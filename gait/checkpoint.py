@@ -147,6 +147,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return torch.device(device)
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """The reduced precision worth using on ``device``, or None (stay in fp32).
+
+    CUDA: fp16 (tensor cores). CPU: bf16, but only where oneDNN runs it natively (AMX or
+    AVX512-BF16: 1.6x faster training steps measured on a Sapphire Rapids core); emulated bf16
+    on older CPUs is slower than fp32.
+    """
+    if device.type == "cuda":
+        return torch.float16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
 def load_checkpoint(path: Path, device: str | torch.device | None = None,
                     config: ModelConfig | None = None) -> Checkpoint:
     """Load a gaitline checkpoint into a fresh model in eval mode.

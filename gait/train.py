@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 from gait.augment import AugmentConfig, augment
-from gait.checkpoint import CheckpointError, resolve_device, save_checkpoint
+from gait.checkpoint import CheckpointError, autocast_dtype, resolve_device, save_checkpoint
 from gait.model import GaitModel, ModelConfig
 
 
@@ -37,9 +37,12 @@ class TrainConfig:
         steps: optimiser steps in total (a resumed run continues up to this).
         lr, weight_decay, warmup: AdamW with linear warm-up then cosine decay to 1 %.
         margin: triplet margin; ce_weight/ce_scale/label_smooth: BNNeck cross-entropy.
-        augment: add segmentation noise; amp: fp16 autocast (None = on for CUDA only).
+        augment: add segmentation noise; amp: autocast in reduced precision, fp16 on CUDA, bf16 on
+            CPUs with native bf16 (None = wherever :func:`autocast_dtype` finds one).
         ckpt_every/log_every: steps between resumable checkpoints / metric lines.
         seed: makes sampling, augmentation and initialisation reproducible.
+        sampling: ``consecutive`` frames (as the frames worker cuts windows) or ``unordered``
+            frames from anywhere in the sequence (see :meth:`SequenceSet.sample`).
     """
 
     p: int = 8
@@ -58,6 +61,7 @@ class TrainConfig:
     ckpt_every: int = 100
     log_every: int = 10
     seed: int = 0
+    sampling: Literal["consecutive", "unordered"] = "consecutive"
     aug: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -84,15 +88,21 @@ class SequenceSet:
         """Largest label + 1 (labels are expected to be 0..C-1)."""
         return int(self.labels.max()) + 1
 
-    def sample(self, p: int, k: int, frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """A P x K batch: windows [p*k, frames, 64, 44] float32 and labels [p*k]."""
+    def sample(self, p: int, k: int, frames: int, rng: np.random.Generator,
+               unordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """A P x K batch: windows [p*k, frames, 64, 44] float32 and labels [p*k].
+
+        ``unordered``: frames drawn anywhere in the sequence (GaitSet's set sampling) instead of
+        one consecutive run; fewer frames then still cover the whole gait cycle.
+        """
         ids = list(self.by_label)
         chosen = rng.choice(ids, size=min(p, len(ids)), replace=False)
         out, labs = [], []
         for lab in chosen:
             pool = self.by_label[int(lab)]
             for idx in rng.choice(pool, size=k, replace=len(pool) < k):
-                sub = _subsequence(self.seqs[int(idx)], frames, rng)  # [frames, 64, 6] packed
+                seq = self.seqs[int(idx)]
+                sub = _scattered(seq, frames, rng) if unordered else _subsequence(seq, frames, rng)
                 out.append(np.unpackbits(sub, axis=-1, count=44))
                 labs.append(int(lab))
         return np.stack(out).astype(np.float32), np.asarray(labs, dtype=np.int64)
@@ -114,6 +124,13 @@ def _subsequence(seq: np.ndarray, frames: int, rng: np.random.Generator) -> np.n
     t = len(seq)
     start = int(rng.integers(0, max(1, t - frames + 1)))
     idx = (start + np.arange(frames)) % t
+    return seq[idx]
+
+
+def _scattered(seq: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+    """``frames`` frames drawn from anywhere in the sequence, kept in time order (repeats only when it is shorter)."""
+    t = len(seq)
+    idx = np.sort(rng.choice(t, size=frames, replace=t < frames))
     return seq[idx]
 
 
@@ -155,9 +172,12 @@ def _lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def train_step(model: GaitModel, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler, x: torch.Tensor,
-               y: torch.Tensor, cfg: TrainConfig, amp: bool = False) -> dict[str, float]:
-    """One optimiser step on windows ``x`` [n, s, 64, 44] with labels ``y`` [n]; returns the losses."""
-    with torch.autocast(x.device.type, dtype=torch.float16, enabled=amp):
+               y: torch.Tensor, cfg: TrainConfig, amp: torch.dtype | None = None) -> dict[str, float]:
+    """One optimiser step on windows ``x`` [n, s, 64, 44] with labels ``y`` [n]; returns the losses.
+
+    ``amp``: autocast dtype of the forward pass (None = fp32); the losses are computed in fp32.
+    """
+    with torch.autocast(x.device.type, dtype=amp or torch.float32, enabled=amp is not None):
         res = model(x, with_logits=True)
     assert res.logits is not None  # with_logits=True always fills them
     tri, active = triplet_batch_all(res.strips, y, cfg.margin)
@@ -196,8 +216,11 @@ def train_model(data: SequenceSet, model_cfg: ModelConfig, cfg: TrainConfig, out
     torch.manual_seed(cfg.seed)
     model = GaitModel(model_cfg).to(dev).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    amp = cfg.amp if cfg.amp is not None else dev.type == "cuda"
-    scaler = torch.amp.GradScaler(dev.type, enabled=amp and dev.type == "cuda")
+    amp = autocast_dtype(dev) if cfg.amp is not False else None
+    if cfg.amp and amp is None:
+        raise CheckpointError(f"--amp: {dev} has no native reduced precision (fp16 CUDA or bf16 CPU)")
+    # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none
+    scaler = torch.amp.GradScaler(dev.type, enabled=amp == torch.float16)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -218,7 +241,7 @@ def train_model(data: SequenceSet, model_cfg: ModelConfig, cfg: TrainConfig, out
     while step < cfg.steps:
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
-        x_np, y_np = data.sample(cfg.p, cfg.k, cfg.frames, rng)
+        x_np, y_np = data.sample(cfg.p, cfg.k, cfg.frames, rng, unordered=cfg.sampling == "unordered")
         x = torch.from_numpy(x_np)  # [n, s, 64, 44]
         if cfg.augment:
             x = augment(x, cfg.aug, gen)

@@ -85,6 +85,10 @@ def train(
     p: int = typer.Option(8, help="identities per batch"),
     k: int = typer.Option(4, help="sequences per identity"),
     frames: int = typer.Option(30, help="frames per training subsequence"),
+    sampling: str = typer.Option("consecutive", help="consecutive: one run of FRAMES frames; unordered: "
+                                 "FRAMES frames from anywhere in the sequence (covers the whole gait cycle)"),
+    amp: bool | None = typer.Option(None, "--amp/--no-amp", help="reduced precision: fp16 on CUDA, bf16 on CPUs "
+                                    "with native bf16 (default: wherever available)"),
     lr: float = typer.Option(2e-3, help="peak learning rate (AdamW, cosine decay)"),
     seed: int = typer.Option(0, help="seed of sampling, augmentation and initialisation"),
     device: str | None = typer.Option(None, help="cpu / cuda (default: CUDA if available)"),
@@ -111,6 +115,8 @@ def train(
         torch.set_num_threads(threads)
     if steps < 1 or p < 2 or k < 2 or frames < 1:
         raise TrainError("--steps must be >= 1, --p and --k >= 2 (triplets need positives), --frames >= 1")
+    if sampling not in ("consecutive", "unordered"):
+        raise TrainError(f"--sampling {sampling!r}: use consecutive or unordered")
     arrays, subj, _ = load_split(dataset, 0, train_subjects, transform=pack_sequence)
     for i, extra in enumerate(extra_dataset):
         if not extra.is_dir():
@@ -129,6 +135,7 @@ def train(
     except KeyError as exc:
         raise TrainError(str(exc.args[0])) from exc
     cfg = TrainConfig(p=p, k=k, frames=frames, steps=steps, lr=lr, seed=seed, augment=augment,
+                      sampling=sampling, amp=amp,  # type: ignore[arg-type]
                       aug=AugmentConfig().scaled(aug_strength))
     # validation always embeds 30-frame windows (the deployed window), whatever --frames trains on
     validate = _validator(val_dataset, val_subjects, 30) if val_dataset else None

@@ -12,6 +12,7 @@ import gait.model_registry as reg
 from gait.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    autocast_dtype,
     load_checkpoint,
     load_opengait,
     save_checkpoint,
@@ -80,8 +81,8 @@ def test_opengait_checkpoint_loads_through_mapping(tmp_path: Path) -> None:
 def test_registry_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {"default", "checkpoint", "large", "baseline"} <= set(available())
     m, path = _saved(tmp_path)
-    emb = get_embedder("checkpoint", path=path, device="cpu")
-    assert emb.dim == m.cfg.embed_dim and emb.version and emb.name
+    emb = get_embedder("checkpoint", path=path, device="cpu", precision="fp32")
+    assert emb.precision == "float32" and emb.dim == m.cfg.embed_dim and emb.version and emb.name
     w = (np.random.default_rng(0).random((3, 7, 64, 44)) > 0.5).astype(np.uint8)
     v = emb.embed(w)
     assert v.shape == (3, emb.dim) and v.dtype == np.float32
@@ -90,6 +91,11 @@ def test_registry_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     with torch.inference_mode():  # the fused CPU path agrees with the plain model
         ref = m(torch.from_numpy(w.astype(np.float32))).embedding.numpy()
     assert np.allclose(v, ref, atol=1e-4)
+    auto = get_embedder("checkpoint", path=path, device="cpu")  # bf16 where this CPU runs it natively
+    assert auto.precision == ("bfloat16" if autocast_dtype(torch.device("cpu")) else "float32")
+    assert (auto.embed(w) * v).sum(1).min() > 0.99  # same vectors up to rounding
+    with pytest.raises(GaitlineError, match="precision"):
+        get_embedder("checkpoint", path=path, device="cpu", precision="int4")
     with pytest.raises(ValueError):
         emb.embed(np.zeros((2, 5, 64, 64), np.float32))
     with pytest.raises(ValueError):

@@ -120,3 +120,24 @@ def test_rank1_protocol_excludes_identical_views() -> None:
     views = ["000", "018", "000", "018"]
     emb = np.eye(4, dtype=np.float32)[[0, 0, 1, 1]]
     assert rank1_by_condition(emb, subj, types, views) == {"NM": 100.0}
+
+
+def test_unordered_sampling_spreads_over_the_sequence_in_time_order() -> None:
+    from gait.train import _scattered
+
+    seq = np.arange(40)[:, None, None] * np.ones((1, 64, 6), np.uint8)  # frame i holds the value i
+    got = _scattered(seq, 10, np.random.default_rng(0))[:, 0, 0]
+    assert len(set(got.tolist())) == 10 and (np.diff(got) > 0).all()  # distinct, in time order
+    assert got.max() - got.min() > 20  # spread, not one run of 10
+    short = _scattered(seq[:4], 10, np.random.default_rng(0))[:, 0, 0]
+    assert set(short.tolist()) == {0, 1, 2, 3} and (np.diff(short) >= 0).all()  # repeats only when short
+    x, y = _toy_set().sample(2, 2, 6, np.random.default_rng(0), unordered=True)
+    assert x.shape == (4, 6, 64, 44) and len(y) == 4
+
+
+def test_reduced_precision_is_picked_per_device() -> None:
+    from gait.checkpoint import autocast_dtype
+
+    assert autocast_dtype(torch.device("cuda")) == torch.float16
+    cpu = autocast_dtype(torch.device("cpu"))
+    assert cpu == (torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None)
