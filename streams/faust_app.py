@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ssl
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -34,6 +36,9 @@ def make_app(stage: str, settings: KafkaSettings, web_port: int | None = None) -
         "producer_compression_type": "zstd",
         "topic_replication_factor": 1,
         "web_enabled": web_port is not None,
+        # faust insists on a data folder even with in-memory tables; its default is
+        # "<group>-data" in the working directory, which litters wherever a user runs the demo
+        "datadir": str(Path(tempfile.gettempdir()) / "gaitline-faust" / group),
     }
     if web_port is not None:
         conf["web_port"] = web_port

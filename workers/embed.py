@@ -88,8 +88,10 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     registry = CollectorRegistry()
     metrics = EmbedMetrics(registry)
     device = pick_device(settings.device)
-    embedder = get_embedder(settings.model, device=device, embed_from=settings.embed_from)
-    metrics.model_info.labels(embedder.name, embedder.version, device).set(1)
+    embedder = get_embedder(settings.model, device=device, embed_from=settings.embed_from,
+                            precision=settings.precision)
+    precision = getattr(embedder, "precision", "float32")  # the training-free baselines have none
+    metrics.model_info.labels(embedder.name, embedder.version, device, precision).set(1)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, TRACKLETS, WindowEmbedder(embedder, metrics), settings.max_batch,
                        settings.max_wait_s, lag=metrics.consumer_lag)

@@ -51,7 +51,7 @@ class EmbedMetrics:
         self.inference_seconds = Histogram("gaitline_embed_inference_seconds", "Model time per batch",
                                            buckets=_LATENCY_BUCKETS, registry=registry)
         self.model_info = Gauge("gaitline_embed_model_info", "The model in use (value 1)",
-                                ["model", "version", "device"], registry=registry)
+                                ["model", "version", "device", "precision"], registry=registry)
         self.deadlettered = Counter("gaitline_embed_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
         self.consumer_lag = Gauge("gaitline_embed_consumer_lag_records",

@@ -24,6 +24,9 @@ class EmbedSettings(BaseSettings):
     embed_from: Literal["strips", "bnneck"] = Field(
         "bnneck", description="learned models: which features form the vector; bnneck is centred, so cosine "
                               "thresholds mean something across models; env GAITLINE_EMBED_EMBED_FROM")
+    precision: Literal["auto", "fp32"] = Field(
+        "auto", description="auto = fp16 on CUDA, bf16 on CPUs with native bf16 (AMX/AVX512-BF16), else fp32; "
+                            "fp32 = never reduced; env GAITLINE_EMBED_PRECISION")
     max_batch: int = Field(64, ge=1, le=4096, description="env GAITLINE_EMBED_MAX_BATCH")
     max_wait_s: float = Field(0.05, gt=0, le=10, description="env GAITLINE_EMBED_MAX_WAIT_S")
     metrics_port: int = Field(9101, ge=0, le=65535, description="0 disables; env GAITLINE_EMBED_METRICS_PORT")

@@ -171,3 +171,16 @@ def test_transit_gating_refuses_impossible_walks():
     # on c an hour later it can: matched to the closest feasible identity
     late = Sighting.from_bytes(m([_rec(_emb("c/1/0", "c", 1, [1, 0, 0, 0], t=4000).to_bytes())])[0].value)
     assert not late.enrolled and late.identity_id in {first.identity_id, fast.identity_id}
+
+
+def test_faust_apps_keep_their_data_folder_out_of_the_working_directory(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from streams.faust_app import make_app
+    from streams.settings import KafkaSettings
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app("embed", KafkaSettings(bootstrap="127.0.0.1:9", namespace="t"))
+    assert not Path(app.conf.datadir).resolve().is_relative_to(tmp_path)
+    assert "embed" in str(app.conf.datadir)
+    assert list(tmp_path.iterdir()) == []
