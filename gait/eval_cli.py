@@ -6,6 +6,8 @@ cl-01/02 (CL). The training-free ``baseline`` and the ``trivial`` shortcut detec
 side by side. With ``--json`` the last line is one JSON object (percent).
 
 ``mtmc``: IDF1/IDP/IDR/MOTA of the store's sightings against a simulated city's ground truth.
+
+``params``: errors of the measured gait parameters against a simulated city's truth.
 """
 
 from __future__ import annotations
@@ -268,5 +270,30 @@ def mtmc(truth: Path = typer.Option(..., "--truth", help="city folder written by
     for cam, r in [("ALL", res), *res["per_camera"].items()]:
         typer.echo(f"{cam:<12} " + " ".join("     -" if r[k] is None else f"{r[k]:6.3f}"
                                              for k in ("idf1", "idp", "idr", "mota")))
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
+@app.command("params")
+@one_line_errors
+def params(city: Path = typer.Option(..., "--city", help="city folder written by `gaitline sim city`"),
+           json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Errors of the measured gait parameters (cadence, speed, step, stride) against the city's truth."""
+    from gait.paramseval import PARAMS, city_windows, read_people, score
+
+    if not city.is_dir():
+        raise typer.BadParameter(f"{city} is not a folder", param_hint="--city")
+    people = read_people(city)
+    res = score(city_windows(city), people)
+    typer.echo(f"{res['windows']} windows of {res['people']} people ({res['windows_untagged']} of no one)")
+    typer.echo(f"{'parameter':<16} {'method':<9} {'cover':>6} {'med|err|':>9} {'med rel':>8} {'<=10%':>6} "
+               f"{'bias':>7} {'person':>7}")
+    for name in PARAMS:
+        for method in ("ours", "constant"):
+            r = res[name][method]
+            cells = [r[k] for k in ("coverage", "median_abs_err", "median_rel_err", "within_10pct", "bias",
+                                    "per_person_rel_err")]
+            typer.echo(f"{name:<16} {method:<9} " + " ".join(
+                f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}" for v, w in zip(cells, (6, 9, 8, 6, 7, 7), strict=True)))
     if json_out:
         typer.echo(json.dumps(res))

@@ -16,9 +16,14 @@ from streams.schemas import GaitParams
 # Human walking cadence spans ~70-160 steps/min; outside this band a peak is noise or running.
 MIN_SPM = 70.0
 MAX_SPM = 160.0
-# The spectral peak must hold this share of the power in the band to count as periodic.
-MIN_PEAK_SHARE = 0.2
+# The step + stride lines must hold this share of the power from the slowest stride rate up to
+# count as periodic (0.3: on a simulated city at 10 fps, 55 % of windows measured, 77 % of those
+# within 10 % of the truth; 0.4 measures 30 % at 86 %).
+MIN_PEAK_SHARE = 0.3
 MAX_SPEED_MPS = 4.0
+# A walking step is 0.2-1.2 m (long-legged adults at a brisk 2 m/s reach ~0.95 m); a length
+# outside that means the speed or the cadence is wrong, and no length is reported.
+MIN_STEP_M, MAX_STEP_M = 0.2, 1.2
 
 
 def leg_width(silhouettes: np.ndarray) -> np.ndarray:
@@ -34,6 +39,13 @@ def leg_width(silhouettes: np.ndarray) -> np.ndarray:
 
 def cadence_spm(silhouettes: np.ndarray, ok: np.ndarray, timestamps: np.ndarray) -> float | None:
     """Steps per minute from the periodic leg width, or None when no clear period shows.
+
+    The legs are widest at every step, so the width repeats at the step rate; but seen at an
+    angle the left and right steps differ, and the width then also repeats at the stride rate
+    (half the cadence), often more strongly. The strongest line between the slowest stride
+    and the fastest step rate is taken as either a step line ``f`` (backed by a stride line at
+    ``f/2``) or a stride line (backed by a step line at ``2f``), whichever pair holds more
+    power; the pair must hold ``MIN_PEAK_SHARE`` of the signal.
 
     Args:
         silhouettes: ``[n, 64, 44]`` 0/1 window.
@@ -56,18 +68,40 @@ def cadence_spm(silhouettes: np.ndarray, ok: np.ndarray, timestamps: np.ndarray)
     w = w * np.hanning(n)
     nfft = 1 << int(np.ceil(np.log2(n * 8)))  # zero-pad for a fine frequency grid
     power = np.abs(np.fft.rfft(w, nfft)) ** 2  # [nfft / 2 + 1]
-    freqs = np.fft.rfftfreq(nfft, d=1.0 / fs) * 60.0  # steps per minute
-    band = (freqs >= MIN_SPM) & (freqs <= min(MAX_SPM, fs * 30.0))
-    wide = (freqs >= 20.0)
-    if not band.any() or power[wide].sum() <= 0:
+    freqs = np.fft.rfftfreq(nfft, d=1.0 / fs) * 60.0  # lines per minute
+    top = min(MAX_SPM, fs * 30.0)  # below Nyquist
+    lines = (freqs >= MIN_SPM / 2) & (freqs <= top)  # stride rates and step rates
+    total = float(power[freqs >= MIN_SPM / 2 - 5].sum())
+    if not lines.any() or total <= 0:
         return None
-    k = int(np.argmax(np.where(band, power, -1.0)))
+    k = int(np.argmax(np.where(lines, power, -1.0)))
     if k == 0 or k + 1 >= len(power) or power[k] < power[k - 1] or power[k] < power[k + 1]:
-        return None  # the band's maximum sits on its edge: the real peak lies outside walking cadence
-    share = float(power[max(0, k - 4):k + 5].sum() / power[wide].sum())
-    if share < MIN_PEAK_SHARE:
+        return None  # the maximum sits on the range's edge: the real line lies outside walking
+    f0 = float(freqs[k])
+    options = []  # (power of the step + stride pair, cadence)
+    if MIN_SPM <= f0 <= top:  # f0 is the step line
+        options.append((_line_power(power, k) + _near(power, freqs, f0 / 2)[0], f0))
+    if MIN_SPM <= 2 * f0 <= top:  # f0 is the stride line
+        p2, f2 = _near(power, freqs, 2 * f0)
+        options.append((_line_power(power, k) + p2, f2))
+    if not options:
         return None
-    return float(freqs[k])
+    pair, cad = max(options)
+    return cad if pair / total >= MIN_PEAK_SHARE else None
+
+
+def _line_power(power: np.ndarray, k: int) -> float:
+    """Power of the spectral line at bin ``k`` (the zero-padded grid spreads a line over ~9 bins)."""
+    return float(power[max(0, k - 4):k + 5].sum())
+
+
+def _near(power: np.ndarray, freqs: np.ndarray, f: float, tol: float = 0.06) -> tuple[float, float]:
+    """(power, frequency) of the strongest line within ``tol`` of ``f``; (0, f) when out of range."""
+    m = (freqs >= f * (1 - tol)) & (freqs <= f * (1 + tol))
+    if not m.any():
+        return 0.0, f
+    i = int(np.flatnonzero(m)[np.argmax(power[m])])
+    return _line_power(power, i), float(freqs[i])
 
 
 def speed_mps(foot_points: np.ndarray, timestamps: np.ndarray) -> float | None:
@@ -98,6 +132,7 @@ def gait_params(silhouettes: np.ndarray, ok: np.ndarray, timestamps: np.ndarray,
     speed = speed_mps(np.asarray(foot_points, dtype=np.float64), ts) if ground_plane else None
     step = stride = None
     if cad is not None and speed is not None and cad > 0:
-        step = speed / (cad / 60.0)
-        stride = 2.0 * step
+        length = speed / (cad / 60.0)
+        if MIN_STEP_M <= length <= MAX_STEP_M:
+            step, stride = length, 2.0 * length
     return GaitParams(cadence_spm=cad, speed_mps=speed, step_length_m=step, stride_length_m=stride)

@@ -133,3 +133,45 @@ def test_mtmc_matches_boxes_by_iou_and_ignores_small_people(tmp_path: Path) -> N
     if small:
         extra = [_Row("cam1", 99, "id-small", ft.t, ft.t, 0, 0, False, None, *p.box) for ft, p in small]
         assert evaluate(city, rows + extra)["false_positives"] == evaluate(city, rows)["false_positives"]
+
+
+def test_eval_params_scores_measured_gait_against_the_city_truth(tmp_path: Path) -> None:
+    city = tmp_path / "c"
+    render_city(plan_city(1, 4, 15.0, 5, fps=10), city)
+    res = CliRunner().invoke(app, ["params", "--city", str(city), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["windows"] > 0 and out["people"] >= 1
+    speed = out["speed_mps"]["ours"]
+    assert speed["coverage"] > 0.5 and speed["median_rel_err"] < 0.25  # metres and seconds are right
+    for name in ("cadence_spm", "step_length_m", "stride_length_m"):
+        assert set(out[name]) == {"ours", "constant"} and out[name]["constant"]["coverage"] == 1.0
+    bad = CliRunner().invoke(app, ["params", "--city", str(tmp_path / "nowhere")])
+    assert bad.exit_code == 2
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(app, ["params", "--city", str(tmp_path / "empty")])
+    assert bad.exit_code == 2 and "people.json" in bad.output
+
+
+def test_params_score_counts_misses_and_errors() -> None:
+    import numpy as np
+
+    from gait.paramseval import score
+    from streams.schemas import GaitParams, TrackletWindow
+
+    def win(i: int, who: str | None, cad: float | None, speed: float) -> TrackletWindow:
+        return TrackletWindow(window_id=f"c/{i}/0", camera_id="c", track_id=i, region="r", frame_start=0,
+                              frame_end=0, timestamps=[0.0], foot_points=[(0.0, 0.0)], ground_plane=True,
+                              boxes=[(0, 0, 1, 1)], quality=1.0, truth_id=who,
+                              gait=GaitParams(cadence_spm=cad, speed_mps=speed),
+                              silhouettes=np.zeros((1, 64, 44), np.uint8))
+
+    people = {"p1": {"cadence_spm": 100.0, "speed_mps": 1.0, "step_length_m": 0.6, "stride_length_m": 1.2},
+              "p2": {"cadence_spm": 120.0, "speed_mps": 1.5, "step_length_m": 0.75, "stride_length_m": 1.5}}
+    ws = [win(1, "p1", 110.0, 1.0), win(2, "p1", None, 1.0), win(3, "p2", 120.0, 1.2), win(4, None, 99.0, 1.0)]
+    r = score(ws, people)
+    assert r["windows"] == 3 and r["windows_untagged"] == 1 and r["people"] == 2
+    cad = r["cadence_spm"]["ours"]
+    assert cad["coverage"] == round(2 / 3, 3) and cad["median_rel_err"] == 0.05 and cad["within_10pct"] == 1.0
+    assert r["speed_mps"]["ours"]["within_10pct"] == round(2 / 3, 3)  # 1.2 vs 1.5 is 20 % off
+    assert r["cadence_spm"]["constant"]["coverage"] == 1.0

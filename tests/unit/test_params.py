@@ -54,3 +54,37 @@ def test_no_metric_speed_without_calibration() -> None:
     ts = np.arange(n) / 10.0
     g = gait_params(_walker(n, 10.0, 100.0), np.ones(n, bool), ts, np.c_[ts * 50, ts], ground_plane=False)
     assert g.speed_mps is None and g.step_length_m is None and g.cadence_spm is not None
+
+
+def _oblique_walker(n: int, fps: float, spm: float) -> np.ndarray:
+    """Seen at an angle: one leg's step spreads the legs far more than the other's."""
+    sils = np.zeros((n, 64, 44), np.uint8)
+    f = spm / 60.0
+    for i in range(n):
+        phase = np.pi * f * i / fps  # one step per pi
+        amp = 7 if int(phase // np.pi) % 2 == 0 else 2
+        spread = int(round(amp * abs(np.sin(phase))))
+        sils[i, 2:40, 16:28] = 1
+        sils[i, 40:64, 19:22] = 1
+        sils[i, 40:64, 22 + spread:25 + spread] = 1
+    return sils
+
+
+def test_cadence_of_an_oblique_walker_is_the_step_rate_not_the_stride_rate() -> None:
+    for fps, spm in ((10.0, 112.0), (25.0, 120.0)):
+        n = 30 if fps == 10 else 60
+        w = leg_width(_oblique_walker(n, fps, spm)).astype(float)
+        spec = np.abs(np.fft.rfft((w - w.mean()) * np.hanning(n), 1024)) ** 2
+        peak = np.fft.rfftfreq(1024, 1 / fps)[np.argmax(spec[1:]) + 1] * 60
+        assert abs(peak - spm / 2) < 0.15 * spm  # the strongest line is the stride rate
+        cad = cadence_spm(_oblique_walker(n, fps, spm), np.ones(n, bool), np.arange(n) / fps)
+        assert cad is not None and abs(cad - spm) < 0.08 * spm, (fps, cad)
+
+
+def test_implausible_step_length_is_not_reported() -> None:
+    n, fps = 30, 10.0
+    ts = np.arange(n) / fps
+    feet = np.c_[3.5 * ts, np.zeros(n)]  # 3.5 m/s at 100 steps/min would be 2.1 m steps
+    g = gait_params(_walker(n, fps, 100.0), np.ones(n, bool), ts, feet, ground_plane=True)
+    assert g.speed_mps is not None and g.cadence_spm is not None
+    assert g.step_length_m is None and g.stride_length_m is None
