@@ -53,7 +53,8 @@ def measure(identities: int, dim: int, queries: int, nprobe: int, candidates: in
         for i, v in enumerate(chunk):
             if start + i == identities - 1:
                 fill_s = time.perf_counter() - t0
-            gal.put(f"p{start + i}", v)  # the last put builds the IVF index
+            gal.put(f"p{start + i}", v)  # the last put starts building the IVF index
+    gal.wait_rebuild()
     build_s = time.perf_counter() - t0 - fill_s
     truth = rng.choice(identities, size=queries, replace=False)  # [q]
     q = _unit_rows(vecs[truth] + noise * _unit_rows(_draw(rng, queries, scale)))  # [q, dim]

@@ -128,6 +128,9 @@ class IdentityMatcher:
             outputs.extend(self._match(emb))
         if self.metrics and self.gallery is not None:
             self.metrics.gallery_size.set(len(self.gallery))
+            self.metrics.gallery_rebuilds.set(self.gallery.rebuilds)
+            self.metrics.gallery_rebuilding.set(int(self.gallery.rebuilding))
+            self.metrics.gallery_rebuild_seconds.set(self.gallery.last_rebuild_s)
         return outputs
 
     def _match(self, emb: Embedding) -> list[Output]:

@@ -70,6 +70,12 @@ class IndexMetrics:
                              "Candidates refused because the walk between cameras is infeasible", registry=registry)
         self.gallery_size = Gauge("gaitline_index_gallery_identities", "Identities in the gallery",
                                   registry=registry)
+        self.gallery_rebuilds = Gauge("gaitline_index_gallery_rebuilds", "Approximate (IVF) index builds so far",
+                                      registry=registry)
+        self.gallery_rebuilding = Gauge("gaitline_index_gallery_rebuilding",
+                                        "1 while the IVF index is rebuilt in the background", registry=registry)
+        self.gallery_rebuild_seconds = Gauge("gaitline_index_gallery_rebuild_seconds",
+                                             "Duration of the last IVF build", registry=registry)
         self.search_seconds = Histogram("gaitline_index_search_seconds", "FAISS search time per query",
                                         buckets=_LATENCY_BUCKETS, registry=registry)
         self.deadlettered = Counter("gaitline_index_deadlettered_total", "Records sent to dead letter",

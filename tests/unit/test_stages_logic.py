@@ -55,13 +55,43 @@ def test_gallery_switches_to_ivf_and_keeps_finding_people():
     assert not g.approximate
     for i, v in zip(ids[199:], vecs[199:], strict=True):
         g.put(i, v)
-    assert g.approximate  # built at 200 identities, rebuilt at 400
+    g.wait_rebuild()
+    assert g.approximate and g.rebuilds == 2  # built at 200 identities, rebuilt at 400
     hits = sum(g.search(v + 0.05 * rng.standard_normal(16))[0][0] == i for i, v in zip(ids, vecs, strict=True))
     assert hits >= 0.95 * len(ids)
     # updates and removals work on the approximate index too
     g.update("p3", vecs[3], rate=0.5)
     assert g.remove("p5") and all(i != "p5" for i, _ in g.search(vecs[5], k=5))
     assert len(g) == len(ids) - 1
+
+
+def test_gallery_rebuild_runs_in_the_background_and_keeps_changes_made_meanwhile():
+    import threading
+
+    rng = np.random.default_rng(1)
+    vecs = rng.standard_normal((260, 16)).astype(np.float32)
+    g = Gallery(16, ann=AnnConfig(min_identities=200, nprobe=8))
+    go = threading.Event()
+    build = g._build_ivf
+
+    def slow_build(labels, v):
+        go.wait(10)
+        return build(labels, v)
+
+    g._build_ivf = slow_build  # type: ignore[method-assign]
+    for i in range(200):
+        g.put(f"p{i}", vecs[i])
+    assert g.rebuilding and not g.approximate  # the builder waits; the exact index still answers
+    assert g.search(vecs[7])[0][0] == "p7"
+    for i in range(200, 260):  # changes during the rebuild
+        g.put(f"p{i}", vecs[i])
+    g.update("p3", vecs[4], rate=1.0)
+    assert g.remove("p5")
+    go.set()
+    assert g.wait_rebuild(10) and g.approximate and not g.rebuilding
+    assert g.search(vecs[250])[0][0] == "p250" and g.search(vecs[4], k=2)[0][0] in ("p3", "p4")
+    assert all(i != "p5" for i, _ in g.search(vecs[5], k=10)) and len(g) == 259
+    assert g._index.ntotal == 259  # the journal replayed: no stale or missing vectors
 
 
 def test_another_model_version_is_dead_lettered_not_matched():
