@@ -106,17 +106,21 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
          json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
          baselines: bool = typer.Option(True, "--baselines/--no-baselines",
                                         help="also score the training-free and trivial baselines"),
-         max_frames: int = typer.Option(0, "--max-frames", help="frames per sequence (0 = all)")) -> None:
+         max_frames: int = typer.Option(0, "--max-frames", help="frames per sequence (0 = all)"),
+         precision: str = typer.Option("auto", "--precision", help="learned models: auto (fp16 CUDA / native "
+                                       "bf16 CPU, as the agents run) or fp32")) -> None:
     """Score a gait model on a CASIA-B-style dataset (rank-1 NM/BG/CL, mAP, TPIR@FPIR=1 %)."""
     if max_frames < 0:
         raise typer.BadParameter("must be 0 (all) or positive", param_hint="--max-frames")
+    if precision not in ("auto", "fp32"):
+        raise typer.BadParameter("must be auto or fp32", param_hint="--precision")
     seqs = scan(dataset)
     subjects = sorted({s.subject for s in seqs})
     test, note = split_subjects(subjects)
     tset = set(test)
     seqs = [s for s in seqs if s.subject in tset and (s.type in GALLERY or any(s.type in t for t in PROBES.values()))]
     names = [model] + ([b for b in BASELINES if b != model] if baselines else [])
-    models = {n: resolve_model(n) for n in names}
+    models = {n: resolve_model(n, precision=precision) for n in names}
     embedded: dict[str, list[tuple[Sequence, np.ndarray]]] = {n: [] for n in names}
     for s, arr in iter_sequences(seqs, max_frames or None):
         for n, emb in models.items():
@@ -135,7 +139,8 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
         typer.echo(f"{n:<24} " + " ".join(f"{'-':>6}" if v is None else f"{v:6.1f}" for v in cells))
     if json_out:
         main = {k: results[model][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
-        out = main | {"model": model, "test_subjects": len(test), "split": note,
+        out = main | {"model": model, "precision": getattr(models[model], "precision", "float32"),
+                      "test_subjects": len(test), "split": note,
                       "baselines": {n: {k: results[n][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
                                     for n in names if n != model}}
         typer.echo(json.dumps(out))
