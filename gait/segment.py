@@ -306,7 +306,16 @@ def refine_box(frame: np.ndarray, bg: FullResBackground, box: tuple[int, int, in
         shadow = (rmin > _SHADOW_LO) & (rmax < _SHADOW_HI) & (rmax - rmin < 0.12)
     near = cv2.dilate(coarse, _K5, iterations=2) > 0  # [H, W]
     core = cv2.erode(coarse, _K5) > 200
-    m: np.ndarray = ((hi & ~shadow & near) | core).astype(np.uint8)  # [H, W] 0/1
+    return clean_silhouette(((hi & ~shadow & near) | core).astype(np.uint8))
+
+
+def clean_silhouette(m: np.ndarray) -> np.ndarray:
+    """The frames worker's clean-up of a raw foreground mask ``[H, W]`` uint8 0/1 -> 0/1.
+
+    Opening and closing, a majority vote on the outline, and specks dropped. The simulator runs
+    its corrupted masks through this same function, so that synthetic silhouettes break the way
+    the product's real ones do (``gaitline eval noise`` compares the two).
+    """
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, _K3)
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, _K5)
     # A 5x5 majority vote smooths ragged edges (pixel noise against the background) into an

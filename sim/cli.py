@@ -23,14 +23,17 @@ def gaitset(subjects: int = typer.Option(124, "--subjects", help="identities (CA
             seed: int = typer.Option(0, "--seed", help="same seed, same bytes"),
             out: Path = typer.Option(..., "--out", help="dataset root (id/type/view/ layout)"),
             workers: int = typer.Option(0, "--workers", help="processes (0 = one per core)"),
-            noise: float = typer.Option(1.0, "--noise", help="segmentation noise 0 (clean) .. 2 (heavy)")) -> None:
+            noise: float = typer.Option(1.0, "--noise", help="segmentation noise 0 (clean) .. 2 (heavy)"),
+            cleanup: bool = typer.Option(True, "--cleanup/--no-cleanup",
+                                         help="pass masks through the frames worker's clean-up, as real ones are "
+                                              "(--no-cleanup: generator version 1, the data of default.pt)")) -> None:
     """Write a CASIA-B-style dataset: 11 views x nm-01..06, bg-01..02, cl-01..02 per subject."""
     from sim.gaitset import generate
 
     if workers < 0:
         raise SimError(f"--workers must be 0 (auto) or positive (got {workers})")
     t0 = time.perf_counter()
-    man = generate(subjects, seed, out, workers=workers, noise_level=noise)
+    man = generate(subjects, seed, out, workers=workers, noise_level=noise, cleanup=cleanup)
     dt = time.perf_counter() - t0
     frames = sum(s["frames"] for s in man["sequences"])
     typer.echo(f"wrote {len(man['sequences'])} sequences, {frames} silhouettes to {out} in {dt:.1f} s "

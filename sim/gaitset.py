@@ -59,7 +59,7 @@ def _flatten_to_ground(points: np.ndarray, light: np.ndarray) -> np.ndarray:
 
 
 def record(ident: Identity, everyday: Outfit, rng: np.random.Generator, view_deg: float,
-           condition: str, noise_level: float = 1.0) -> tuple[np.ndarray, Recording]:
+           condition: str, noise_level: float = 1.0, cleanup: bool = True) -> tuple[np.ndarray, Recording]:
     """Render one aligned sequence of ``ident`` walking past a camera.
 
     Args:
@@ -69,6 +69,7 @@ def record(ident: Identity, everyday: Outfit, rng: np.random.Generator, view_deg
         view_deg: nominal view azimuth: 0 = walking towards the camera, 90 = side, 180 = away.
         condition: ``nm``, ``bg`` or ``cl``.
         noise_level: segmentation-noise level (0 clean .. 2 heavy).
+        cleanup: pass the noisy masks through the frames worker's clean-up (see :func:`sim.noise.corrupt`).
 
     Returns:
         ``[n, 64, 64]`` uint8 silhouettes and the recording's covariates.
@@ -119,7 +120,7 @@ def record(ident: Identity, everyday: Outfit, rng: np.random.Generator, view_deg
             smask = np.zeros((h, w), np.uint8)
             draw(shadow, i, smask, (x0, y0))
         body_h = float(proj.hi[i, 1] - proj.lo[i, 1])
-        m = corrupt(canvas, noise, rng, body_h, smask)
+        m = corrupt(canvas, noise, rng, body_h, smask, cleanup=cleanup)
         if noise.occluder is not None:
             a = int(walk_x0 + noise.occluder[0] * (walk_x1 - walk_x0)) - x0
             b = int(walk_x0 + noise.occluder[1] * (walk_x1 - walk_x0)) - x0
@@ -134,7 +135,8 @@ def record(ident: Identity, everyday: Outfit, rng: np.random.Generator, view_deg
 
 
 def make_subject(seed: int, subject: int, n_subjects: int, out: Path, noise_level: float = 1.0,
-                 views: tuple[str, ...] = VIEWS, types: tuple[str, ...] = TYPES) -> list[dict[str, Any]]:
+                 views: tuple[str, ...] = VIEWS, types: tuple[str, ...] = TYPES,
+                 cleanup: bool = True) -> list[dict[str, Any]]:
     """Write every sequence of one subject under ``out``; return its manifest entries.
 
     Args:
@@ -144,6 +146,7 @@ def make_subject(seed: int, subject: int, n_subjects: int, out: Path, noise_leve
         out: dataset root.
         noise_level: segmentation-noise level.
         views, types: which views/types to write (all by default).
+        cleanup: the frames worker's mask clean-up (False: the masks of generator version 1).
     """
     ident, everyday = identity_of(seed, subject)
     sid = subject_id(subject, n_subjects)
@@ -151,7 +154,7 @@ def make_subject(seed: int, subject: int, n_subjects: int, out: Path, noise_leve
     for ti, typ in enumerate(types):
         for view in views:
             rng = np.random.default_rng([seed, subject, TYPES.index(typ) + 10, VIEWS.index(view) + 100])
-            seq, rec = record(ident, everyday, rng, float(view), typ[:2], noise_level)
+            seq, rec = record(ident, everyday, rng, float(view), typ[:2], noise_level, cleanup)
             folder = out / sid / typ / view
             folder.mkdir(parents=True, exist_ok=True)
             save_sequence(folder / f"{view}.npz", seq)
@@ -171,13 +174,13 @@ def _rec_dict(rec: Recording) -> dict[str, Any]:
     return d
 
 
-def _subject_job(args: tuple[int, int, int, str, float]) -> list[dict[str, Any]]:
-    seed, subject, n, out, level = args
-    return make_subject(seed, subject, n, Path(out), level)
+def _subject_job(args: tuple[int, int, int, str, float, bool]) -> list[dict[str, Any]]:
+    seed, subject, n, out, level, cleanup = args
+    return make_subject(seed, subject, n, Path(out), level, cleanup=cleanup)
 
 
 def generate(n_subjects: int, seed: int, out: Path, workers: int = 1, noise_level: float = 1.0,
-             progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[int], None] | None = None, cleanup: bool = True) -> dict[str, Any]:
     """Generate the whole dataset and its ``manifest.json``; return the manifest.
 
     Args:
@@ -187,6 +190,8 @@ def generate(n_subjects: int, seed: int, out: Path, workers: int = 1, noise_leve
         workers: processes (0 = one per CPU core).
         noise_level: segmentation-noise level (0 clean .. 2 heavy).
         progress: called with the number of subjects finished so far.
+        cleanup: pass masks through the frames worker's clean-up (False: generator version 1,
+            the data behind checkpoints trained before it existed).
     """
     if n_subjects < 1:
         raise SimError(f"--subjects must be at least 1 (got {n_subjects})")
@@ -194,7 +199,7 @@ def generate(n_subjects: int, seed: int, out: Path, workers: int = 1, noise_leve
         raise SimError(f"--noise must be within 0..2 (got {noise_level})")
     prepare_out(out)
     workers = workers or (os.cpu_count() or 1)
-    jobs = [(seed, s, n_subjects, str(out), noise_level) for s in range(1, n_subjects + 1)]
+    jobs = [(seed, s, n_subjects, str(out), noise_level, cleanup) for s in range(1, n_subjects + 1)]
     entries: list[dict[str, Any]] = []
     if workers <= 1:
         results = map(_subject_job, jobs)
@@ -216,7 +221,7 @@ def generate(n_subjects: int, seed: int, out: Path, workers: int = 1, noise_leve
             "step_ratio": round(ident.gait.step_ratio, 3), "everyday": asdict(everyday)}
     manifest = {"format": "casia-b", "generator": "gaitline sim gaitset", "version": 1, "seed": seed,
                 "subjects": n_subjects, "views": list(VIEWS), "types": list(TYPES), "noise_level": noise_level,
-                "frame_size": [64, 64], "identities": idents, "sequences": entries}
+                "cleanup": cleanup, "frame_size": [64, 64], "identities": idents, "sequences": entries}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 

@@ -77,3 +77,18 @@ def test_bad_parameters_exit_2(args: list[str], tmp_path: Path) -> None:
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 2, res.output
 
+
+
+def test_cleanup_makes_sim_masks_break_like_the_frames_workers() -> None:
+    from gait.noisestats import summarise
+
+    ident, everyday = identity_of(5, 2)
+    seqs: dict[bool, list[np.ndarray]] = {True: [], False: []}
+    for i, view in enumerate((0.0, 54.0, 90.0, 126.0, 180.0) * 2):
+        for cleanup in (True, False):
+            seq, _ = record(ident, everyday, np.random.default_rng(i), view, "nm", cleanup=cleanup)
+            seqs[cleanup].append(to_64x44(seq))
+    a, b = summarise(seqs[True]), summarise(seqs[False])
+    assert a["fragments"]["p90"] < b["fragments"]["p90"]  # fewer broken-off pieces
+    assert a["ragged"]["median"] < b["ragged"]["median"]  # smoother outlines, as real ones are
+    assert 0.2 < a["fill"]["median"] < 0.8  # still a person, not a blob or a stick
