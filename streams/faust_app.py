@@ -23,6 +23,8 @@ def make_app(stage: str, settings: KafkaSettings, web_port: int | None = None) -
             by prometheus-client on the stage's metrics port instead).
     """
     group = group_id(stage, settings)
+    datadir = Path(tempfile.gettempdir()) / "gaitline-faust" / group
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     conf: dict[str, Any] = {
         "broker": [f"kafka://{b}" for b in settings.bootstrap.split(",")],
         "value_serializer": "raw",
@@ -38,7 +40,7 @@ def make_app(stage: str, settings: KafkaSettings, web_port: int | None = None) -
         "web_enabled": web_port is not None,
         # faust insists on a data folder even with in-memory tables; its default is
         # "<group>-data" in the working directory, which litters wherever a user runs the demo
-        "datadir": str(Path(tempfile.gettempdir()) / "gaitline-faust" / group),
+        "datadir": str(datadir),
     }
     if web_port is not None:
         conf["web_port"] = web_port

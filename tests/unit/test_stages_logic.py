@@ -214,3 +214,4 @@ def test_faust_apps_keep_their_data_folder_out_of_the_working_directory(tmp_path
     assert not Path(app.conf.datadir).resolve().is_relative_to(tmp_path)
     assert "embed" in str(app.conf.datadir)
     assert list(tmp_path.iterdir()) == []
+    assert Path(app.conf.datadir).parent.is_dir()  # faust makes only the last level itself
