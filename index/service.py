@@ -38,11 +38,11 @@ MODEL_THRESHOLDS: dict[str, float] = {
     # median same-track similarity 0.93 vs 0.87 across tracks on vtest.avi: the baseline is weak
     "gei-baseline": 0.93,
     # `gaitline eval threshold --dataset <seed 13> --model default`: 30-frame windows of 50
-    # held-out simulated people, stranger-pair cosine median 0.10, p99.5 0.63, p99.9 0.72; the
-    # same person across views and clothes: median 0.47. 0.70 (between the strangers' p99.5 and p99.9)
-    # leans to splitting a walker over merging two (a false merge tells a control room wrong
-    # places): on the 4-camera simulated city (seed 3) IDF1 is 0.689 at 0.70 and 0.75, 0.548 at
-    # 0.63 and 0.55. On vtest.avi 0.70 gives 10 identities for 33 tracks.
+    # held-out simulated people, stranger-pair cosine median 0.15, p99.5 0.63, p99.9 0.70; the
+    # same person across views and clothes: median 0.53. 0.70 (the strangers' p99.9) leans to
+    # splitting a walker over merging two (a false merge tells a control room wrong places): on
+    # the 4-camera simulated city (seed 3) IDF1 is 0.611 at 0.70, 0.528 at 0.75 and 0.518 at
+    # 0.63. On vtest.avi 0.70 gives 12 identities for 33 tracks.
     "default+bnneck": 0.70,
 }
 DEFAULT_THRESHOLD = 0.80
