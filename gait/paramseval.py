@@ -82,8 +82,9 @@ def _stats(est: np.ndarray, true: np.ndarray, n_all: int) -> dict[str, Any]:
 def score(windows: list[TrackletWindow], people: dict[str, dict[str, float]]) -> dict[str, Any]:
     """Errors of the windows' gait parameters against the truth (see the module docstring).
 
-    Windows without a ``truth_id`` (a track of no one, e.g. a shadow) or without a ground plane
-    (speed and lengths need metres) are left out of the metric parameters and counted.
+    Windows without a ``truth_id`` (a track of no one, e.g. a shadow) are left out and counted
+    (``windows_untagged``); windows without a ground plane are left out of speed and lengths only
+    (they need metres), so each parameter's ``windows`` says how many it was scored on.
     """
     ws = [w for w in windows if w.truth_id in people]
     res: dict[str, Any] = {"windows": len(ws), "windows_untagged": len(windows) - len(ws),
