@@ -242,10 +242,12 @@ def train_model(data: SequenceSet, model_cfg: ModelConfig, cfg: TrainConfig, out
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
         x_np, y_np = data.sample(cfg.p, cfg.k, cfg.frames, rng, unordered=cfg.sampling == "unordered")
-        x = torch.from_numpy(x_np)  # [n, s, 64, 44]
+        # noise is added on the training device: on a GPU the CPU would otherwise be the bottleneck
+        # (the random draws stay on the CPU generator, so a seed gives the same run on any device)
+        x = torch.from_numpy(x_np).to(dev, non_blocking=True)  # [n, s, 64, 44]
         if cfg.augment:
             x = augment(x, cfg.aug, gen)
-        x, y = x.to(dev, non_blocking=True), torch.from_numpy(y_np).to(dev)
+        y = torch.from_numpy(y_np).to(dev)
         losses = train_step(model, opt, scaler, x, y, cfg, amp)
         step += 1
         seen += len(y)

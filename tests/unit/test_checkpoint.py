@@ -88,6 +88,7 @@ def test_registry_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert v.shape == (3, emb.dim) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert np.allclose(v, emb.embed(w * 255), atol=1e-5)  # 0..255 masks are the same windows
+    assert np.allclose(v, emb.embed(w.astype(np.float32)), atol=1e-5)  # uint8 is converted on the device
     with torch.inference_mode():  # the fused CPU path agrees with the plain model
         ref = m(torch.from_numpy(w.astype(np.float32))).embedding.numpy()
     assert np.allclose(v, ref, atol=1e-4)
@@ -107,3 +108,17 @@ def test_registry_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         get_embedder("large")
     with pytest.raises(GaitlineError, match="path="):
         get_embedder("checkpoint")
+
+
+def test_half_copy_loads_with_the_same_embeddings(tmp_path: Path) -> None:
+    from bench.gpu import half_copy
+
+    m, path = _saved(tmp_path, "medium")
+    half = tmp_path / "half.pt"
+    half_copy(path, half)
+    assert half.stat().st_size < 0.6 * path.stat().st_size  # weights at 2 bytes instead of 4
+    full = get_embedder("checkpoint", path=path, device="cpu", precision="fp32")
+    small = get_embedder("checkpoint", path=half, device="cpu", precision="fp32")
+    assert small.meta["stored_as"] == "float16" and small.version != full.version
+    w = (np.random.default_rng(1).random((4, 6, 64, 44)) > 0.5).astype(np.uint8)
+    assert (full.embed(w) * small.embed(w)).sum(1).min() > 0.999  # fp16 rounding only
