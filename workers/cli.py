@@ -4,7 +4,7 @@ Subcommand groups live next to what they run and are mounted here:
 ``kafka`` (streams.cli_kafka), ``worker``/``demo``/``query``/``identities``/``forget``/``expire``/``audit``
 (this package),
 ``sim`` (sim.cli), ``eval`` (gait.eval_cli), ``train`` (gait.train_cli), ``analyze``
-(workers.analyze), ``inspect`` (workers.inspect), ``bench`` (bench.cli).
+(workers.analyze), ``inspect`` (workers.inspect), ``bench`` (bench.cli), ``api`` (api.cli).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ _MOUNTS: tuple[tuple[str, str, str, bool], ...] = (
     ("workers.analyze", "analyze", "analyze", False),
     ("workers.inspect", "inspect", "inspect", False),
     ("bench.cli", "app", "bench", True),
+    ("api.cli", "app", "api", True),
 )
 
 

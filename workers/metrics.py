@@ -108,6 +108,17 @@ class TrackMetrics:
                                   "Input records on this worker's partitions not yet read", registry=registry)
 
 
+class ApiMetrics:
+    """The control-room API (``/metrics`` on its own port). Routes are templates, never identity ids."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter("gaitline_api_requests_total", "API requests answered", ["route", "code"],
+                                registry=registry)
+        self.request_seconds = Histogram("gaitline_api_request_seconds", "Time to answer one API request",
+                                         ["route"], buckets=_LATENCY_BUCKETS, registry=registry)
+        self.denied = Counter("gaitline_api_denied_total", "Requests refused: no or unknown token, or role",
+                              ["reason"], registry=registry)
+
 def serve(registry: CollectorRegistry, port: int) -> None:
     """Serve ``/metrics`` for ``registry`` on ``port`` (0 disables it)."""
     if port:

@@ -13,6 +13,7 @@ again; ``expire`` deletes sightings older than the retention period.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -169,6 +170,15 @@ class Store:
         with Session(self.engine) as session:
             return list(session.scalars(select(SightingRow).where(SightingRow.identity_id == identity_id)
                                         .order_by(SightingRow.t_start)))
+
+    def seen_by(self, camera_id: str, since: float, until: float, limit: int | None = None) -> Sequence[SightingRow]:
+        """Sightings on ``camera_id`` overlapping ``[since, until]`` (epoch seconds), oldest first."""
+        q = select(SightingRow).where(SightingRow.camera_id == camera_id, SightingRow.t_end >= since)
+        if math.isfinite(until):
+            q = q.where(SightingRow.t_start <= until)
+        q = q.order_by(SightingRow.t_start)
+        with Session(self.engine) as session:
+            return list(session.scalars(q.limit(limit) if limit else q))
 
     def identities(self) -> list[IdentitySummary]:
         """Every identity with its number of sightings, cameras and first/last time seen."""

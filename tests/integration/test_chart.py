@@ -37,6 +37,10 @@ def test_chart_lints_and_renders_every_stage():
     for stage in ("embed", "index", "track"):
         assert ("Deployment", f"city-gaitline-{stage}") in kinds
     assert ("StatefulSet", "city-gaitline-frames") in kinds
+    api = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "city-gaitline-api")
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][:2] == ["api", "serve"] and container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert ("Service", "city-gaitline-api") in kinds
     assert ("ScaledObject", "city-gaitline-embed") in kinds
     sts = next(d for d in docs if d["kind"] == "StatefulSet")
     args = sts["spec"]["template"]["spec"]["containers"][0]["args"][0]

@@ -1,0 +1,1 @@
+"""The control-room query API and web page (``gaitline api serve``)."""
