@@ -7,14 +7,14 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry
 
-from workers.metrics import EmbedMetrics, FramesMetrics, IndexMetrics, TrackMetrics
+from workers.metrics import ApiMetrics, EmbedMetrics, FramesMetrics, IndexMetrics, TrackMetrics
 
 FILES = Path(__file__).resolve().parents[2] / "helm" / "gaitline" / "files"
 
 
 def _declared() -> set[str]:
     reg = CollectorRegistry()
-    for cls in (FramesMetrics, EmbedMetrics, IndexMetrics, TrackMetrics):
+    for cls in (FramesMetrics, EmbedMetrics, IndexMetrics, TrackMetrics, ApiMetrics):
         cls(reg)
     # every exposed name, with _total/_bucket/_count suffixes, labelled or not
     return {n for n in reg._names_to_collectors if not n.endswith("_created")}
@@ -26,7 +26,7 @@ def _used(text: str) -> set[str]:
 
 def test_metric_names_follow_the_convention():
     for name in _declared():
-        assert re.fullmatch(r"gaitline_(frames|embed|index|track)_[a-z0-9_]+", name), name
+        assert re.fullmatch(r"gaitline_(frames|embed|index|track|api)_[a-z0-9_]+", name), name
 
 
 def test_alerts_and_dashboard_use_declared_metrics():
