@@ -25,14 +25,22 @@ def serve(tokens: Path = TokensOpt,
                                    help="address to listen on (0.0.0.0 in a pod)"),
           port: int = typer.Option(8080, "--port", envvar="GAITLINE_API_PORT", min=0, max=65535),
           metrics_port: int = typer.Option(0, "--metrics-port", envvar="GAITLINE_API_METRICS_PORT", min=0,
-                                           max=65535, help="Prometheus /metrics port (0 = off)")) -> None:
+                                           max=65535, help="Prometheus /metrics port (0 = off)"),
+          kafka: bool = typer.Option(False, "--kafka/--no-kafka", envvar="GAITLINE_API_KAFKA",
+                                     help="search by clip against the gallery replayed from gallery.v1 "
+                                          "(GAITLINE_KAFKA_* settings)"),
+          max_clip_mb: int = typer.Option(50, "--max-clip-mb", min=1, max=2000, help="largest probe clip")) -> None:
     """Serve the API and the web page until SIGTERM (requests in flight are finished)."""
+    from api.probe import ProbeSettings, kafka_gallery
     from api.server import run
+    from streams.settings import KafkaSettings
     from workers.store import default_store_url
 
     logging.getLogger("api").setLevel(logging.INFO)
     run(store or default_store_url(), tokens, host, port, metrics_port,
-        ready=lambda url: typer.echo(f"control room on {url} (store {store or default_store_url()})", err=True))
+        ready=lambda url: typer.echo(f"control room on {url} (store {store or default_store_url()})", err=True),
+        gallery=kafka_gallery(KafkaSettings()) if kafka else None,
+        probe=ProbeSettings(max_bytes=max_clip_mb * 2**20))
 
 
 @app.command("token")

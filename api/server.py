@@ -15,12 +15,14 @@ Routes (``/api/v1``; errors are ``{"error": "..."}`` with a 4xx code):
 ``GET /api/v1/identities?reason=``          search      identities with sighting counts
 ``GET /api/v1/identities/ID/sightings``     search      sightings, camera visits and trajectory
 ``GET /api/v1/sightings?camera=&since=``    search      who a camera saw in a time range
+``POST /api/v1/search?reason=`` (a clip)    search      who in this recording was seen before
 ``GET /api/v1/audit?subject=&limit=``       audit       the audit log, newest first
 ==========================================  ==========  ===========================================
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -38,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CollectorRegistry
 
 from api.auth import Principal, TokenBook
+from api.probe import GallerySource, ProbeError, ProbeSettings, search_clip
 from workers.metrics import ApiMetrics
 from workers.store import SightingRow, Store
 
@@ -48,6 +51,7 @@ _STATIC_TYPES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javas
                  "app.css": "text/css; charset=utf-8"}
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_ROWS = 5000  # one answer; a wider camera search must narrow its time range
+_DRAIN_MAX = 64 * 2**20  # past this much over the limit a body is not read: the connection is closed
 
 
 class ApiError(Exception):
@@ -109,20 +113,32 @@ def path_length_m(rows: list[SightingRow]) -> float | None:
 class Api:
     """The routes, independent of the HTTP plumbing (the handler below calls :meth:`handle`)."""
 
-    def __init__(self, store: Store, tokens: TokenBook, metrics: ApiMetrics) -> None:
+    def __init__(self, store: Store, tokens: TokenBook, metrics: ApiMetrics, gallery: GallerySource | None = None,
+                 probe: ProbeSettings | None = None) -> None:
         self.store = store
         self.tokens = tokens
         self.metrics = metrics
+        self.gallery = gallery
+        self.probe = probe or ProbeSettings()
 
-    def handle(self, method: str, target: str, auth_header: str | None) -> tuple[HTTPStatus, str, bytes, str]:
+    def handle(self, method: str, target: str, auth_header: str | None,
+               body: bytes = b"") -> tuple[HTTPStatus, str, bytes, str]:
         """Answer one request: (status, content type, body, route template for metrics)."""
         url = urlsplit(target)
         q = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         path = url.path.rstrip("/") or "/"
         route = "unknown"
         try:
+            if method == "POST" and path == "/api/v1/search":
+                route = "/api/v1/search"
+                who = self._authenticate(auth_header)
+                if not who.may("search"):
+                    self.metrics.denied.labels("role").inc()
+                    raise ApiError(HTTPStatus.FORBIDDEN, f"role {who.role!r} may not search")
+                return HTTPStatus.OK, "application/json", json.dumps(self.search(who, q, body)).encode(), route
             if method != "GET":
-                raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not supported: the API only reads")
+                raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} {path} is not supported: the API "
+                                                              "only reads (POST is for /api/v1/search)")
             if path == "/healthz":
                 return HTTPStatus.OK, "application/json", b'{"status": "ok"}', "/healthz"
             if path == "/readyz":
@@ -206,6 +222,29 @@ class Api:
         return {"camera": camera, "sightings": [sighting_json(r) for r in rows[:MAX_ROWS]],
                 "truncated": len(rows) > MAX_ROWS, "identities": sorted({r.identity_id for r in rows})}
 
+    def search(self, who: Principal, q: dict[str, str], clip: bytes) -> dict[str, Any]:
+        reason = _reason(q)
+        if self.gallery is None:
+            raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "search by clip needs the gallery: start the API with "
+                                                           "--kafka (it replays gallery.v1)")
+        digest = hashlib.sha256(clip).hexdigest()[:16]
+        try:
+            res = search_clip(clip, self.gallery, self.probe)
+        except ProbeError as exc:
+            self.store.audit(who.user, "api.probe", reason, subject=f"clip:{digest}", detail={"error": str(exc)})
+            raise ApiError(HTTPStatus(exc.status), str(exc)) from exc
+        matched = sorted({t["match"] for t in res["tracks"] if t["match"]})
+        self.store.audit(who.user, "api.probe", reason, subject=f"clip:{digest}",
+                         detail={"tracks": len(res["tracks"]), "matches": matched})
+        for ident in matched:  # "who searched for whom" finds the people a clip was matched to
+            self.store.audit(who.user, "api.probe.match", reason, subject=ident, detail={"clip": digest})
+        for t in res["tracks"]:
+            if t["match"]:
+                rows = list(self.store.where(t["match"]))
+                t["seen"] = {"visits": visits(rows)[-10:], "cameras": sorted({r.camera_id for r in rows}),
+                             "last_seen": max((r.t_end for r in rows), default=None)}
+        return {"clip": digest, **res}
+
     def audit(self, who: Principal, q: dict[str, str]) -> dict[str, Any]:
         limit = int(_float(q, "limit", 200))
         if not 1 <= limit <= MAX_ROWS:
@@ -224,7 +263,7 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
         def _answer(self) -> None:
             t0 = time.perf_counter()
             try:
-                status, ctype, body, route = api.handle(self.command, self.path, self.headers.get("Authorization"))
+                status, ctype, body, route = self._dispatch()
             except Exception:  # a bug or a dead store: log it, tell the caller without a traceback
                 log.exception("request %s %s failed", self.command, urlsplit(self.path).path)
                 status, ctype, route = HTTPStatus.SERVICE_UNAVAILABLE, "application/json", "error"
@@ -240,6 +279,25 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
             api.metrics.requests.labels(route, str(int(status))).inc()
             api.metrics.request_seconds.labels(route).observe(time.perf_counter() - t0)
 
+        def _dispatch(self) -> tuple[HTTPStatus, str, bytes, str]:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= api.probe.max_bytes:
+                if 0 < length <= api.probe.max_bytes + _DRAIN_MAX:
+                    while length > 0:  # read what was sent so the client hears the 413 instead of a reset
+                        chunk = self.rfile.read(min(length, 2**20))
+                        if not chunk:
+                            break
+                        length -= len(chunk)
+                self.close_connection = True
+                msg = f"the body must be at most {api.probe.max_bytes // 2**20} MB with a Content-Length"
+                return (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "application/json",
+                        json.dumps({"error": msg}).encode(), "/api/v1/search")
+            body = self.rfile.read(length) if length else b""
+            return api.handle(self.command, self.path, self.headers.get("Authorization"), body)
+
         do_GET = _answer  # noqa: N815 -- http.server's naming
         do_POST = do_PUT = do_DELETE = do_PATCH = _answer  # noqa: N815 -- answered 405
 
@@ -253,7 +311,8 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
 
 
 def run(store_url: str, tokens_path: Path, host: str, port: int, metrics_port: int = 0,
-        registry: CollectorRegistry | None = None, ready: Callable[[str], None] | None = None) -> None:
+        registry: CollectorRegistry | None = None, ready: Callable[[str], None] | None = None,
+        gallery: GallerySource | None = None, probe: ProbeSettings | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then finish the requests in flight and stop.
 
     ``ready`` is called with the page's URL once the socket listens.
@@ -262,7 +321,7 @@ def run(store_url: str, tokens_path: Path, host: str, port: int, metrics_port: i
 
     registry = registry or CollectorRegistry()
     tokens = TokenBook.load(tokens_path)  # first: a bad token file must not open (or create) a store
-    api = Api(Store(store_url), tokens, ApiMetrics(registry))
+    api = Api(Store(store_url), tokens, ApiMetrics(registry), gallery=gallery, probe=probe)
     serve(registry, metrics_port)
     server = make_server(api, host, port)
     stop = threading.Event()

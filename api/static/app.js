@@ -151,6 +151,30 @@ async function searchCamera(ev) {
   } catch (e) { setStatus(e.message, true); }
 }
 
+async function searchClip(ev) {
+  ev.preventDefault();
+  const file = $("#clip").files[0];
+  if (!file) { setStatus("choose a video clip first", true); return; }
+  try {
+    setStatus(`searching ${file.name} (${Math.round(file.size / 1024)} kB): the clip is analysed on the server…`);
+    const token = sessionStorage.getItem("gaitline.token") || "";
+    const q = new URLSearchParams({reason: $("#reason").value.trim()});
+    const res = await fetch(`/api/v1/search?${q}`, {method: "POST", body: file,
+      headers: {Authorization: `Bearer ${token}`, "Content-Type": "application/octet-stream"}});
+    const d = await res.json().catch(() => ({error: `HTTP ${res.status}`}));
+    if (!res.ok) throw new Error(d.error || `HTTP ${res.status}`);
+    const tbody = $("#clipresult tbody"); tbody.replaceChildren();
+    for (const t of d.tracks) {
+      const best = t.candidates[0] || {};
+      const tr = row(tbody, [t.track, t.windows, t.match || "no match",
+        t.match ? `${Math.round(100 * best.share)} %` : "–", fmt(best.best_similarity, 2)]);
+      if (t.match) { tr.dataset.identity = t.match; tr.addEventListener("click", () => showPerson(t.match)); }
+    }
+    setStatus(`${d.tracks.length} walker(s) in the clip, ${d.tracks.filter((t) => t.match).length} seen before ` +
+      `(gallery of ${d.gallery_size}, threshold ${d.threshold})`);
+  } catch (e) { setStatus(e.message, true); }
+}
+
 async function start() {
   // a link may carry #token=…&reason=…&identity=… (the fragment never reaches the server or its logs)
   const h = new URLSearchParams(location.hash.slice(1));
@@ -159,6 +183,7 @@ async function start() {
   history.replaceState(null, "", location.pathname);
   $("#load").addEventListener("click", loadIdentities);
   $("#camform").addEventListener("submit", searchCamera);
+  $("#clipform").addEventListener("submit", searchClip);
   if (sessionStorage.getItem("gaitline.token") && $("#reason").value) {
     await loadIdentities();
     if (h.get("identity")) await showPerson(h.get("identity"));

@@ -116,6 +116,8 @@ def test_page_health_and_bad_requests(served) -> None:
     assert get(f"{base}/api/v1/nothing", tok["operator"])[0] == 404
     assert get(f"{base}/api/v1/identities/a%20b/sightings?reason=abc", tok["operator"])[0] == 400
     assert get(f"{base}/api/v1/identities?reason=abc", tok["operator"], method="DELETE")[0] == 405
+    code, body = get(f"{base}/api/v1/search?reason=abc", tok["operator"], method="POST")
+    assert code == 503 and "--kafka" in body["error"]  # no gallery configured: said, not crashed
 
 
 def test_token_file_is_digests_and_checked(tmp_path: Path) -> None:
