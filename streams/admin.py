@@ -20,7 +20,14 @@ def admin_client(settings: KafkaSettings) -> KafkaAdminClient:
         return KafkaAdminClient(client_id="gaitline-admin", request_timeout_ms=15000,
                                 **settings.kafka_python_kwargs())
     except (KafkaError, OSError) as exc:
-        raise BrokerError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
+        hint = ""
+        if settings.security_protocol.startswith("SASL"):
+            # kafka-python reports a refused login as a version or connection error: say what to check
+            hint = (f" (with {settings.security_protocol}: check GAITLINE_KAFKA_SASL_USERNAME, _SASL_PASSWORD and "
+                    f"_SASL_MECHANISM={settings.sasl_mechanism}; a refused login looks like this)")
+        elif settings.security_protocol == "SSL":
+            hint = " (with SSL: check GAITLINE_KAFKA_SSL_CAFILE and that the port is the broker's SSL listener)"
+        raise BrokerError(f"cannot reach Kafka at {settings.bootstrap}: {exc}{hint}") from exc
 
 
 def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = ALL_TOPICS,

@@ -128,9 +128,53 @@ class LocalBroker:
             "auto.create.topics.enable": "true",
             "log.cleaner.backoff.ms": "1000",
         }
+        if self.settings.secure_port:
+            # clients may use SASL_SSL (SCRAM over TLS) on the secure port; the PLAINTEXT listener stays
+            # on 127.0.0.1 for the broker's own traffic and the local admin probe
+            tls = self._tls()
+            lines |= {
+                "listeners": lines["listeners"] + f",SASL_SSL://127.0.0.1:{self.settings.secure_port}",
+                "advertised.listeners": lines["advertised.listeners"]
+                + f",SASL_SSL://127.0.0.1:{self.settings.secure_port}",
+                "listener.security.protocol.map": lines["listener.security.protocol.map"] + ",SASL_SSL:SASL_SSL",
+                "inter.broker.listener.name": "PLAINTEXT",
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+                "listener.name.sasl_ssl.ssl.keystore.location": str(tls / "server.pem"),
+            }
         props.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
         (self.state_dir / "log4j2.properties").write_text(_LOG4J2)
         return props
+
+    def _tls(self) -> Path:
+        """A development CA and a server certificate for 127.0.0.1/localhost (made once, with openssl)."""
+        tls = self.state_dir / "tls"
+        if (tls / "server.pem").is_file():
+            return tls
+        if shutil.which("openssl") is None:
+            raise BrokerError("the secure listener needs the openssl command to make its certificates")
+        tls.mkdir(parents=True, exist_ok=True)
+        (tls / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        steps = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", "/CN=gaitline dev CA",
+             "-keyout", "ca.key", "-out", "ca.pem"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key",
+             "-out", "server.csr"],
+            ["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "3650", "-extfile", "san.ext", "-out", "server.crt"],
+        ]
+        for args in steps:
+            res = subprocess.run(["openssl", *args], cwd=tls, capture_output=True, text=True, check=False)
+            if res.returncode != 0:
+                raise BrokerError(f"openssl {args[0]} failed: {res.stderr.strip()[-300:]}")
+        # Kafka's PEM keystore: the PKCS#8 key, then the certificate chain, in one file
+        (tls / "server.pem").write_text((tls / "server.key").read_text() + (tls / "server.crt").read_text()
+                                        + (tls / "ca.pem").read_text())
+        for secret in ("ca.key", "server.key", "server.pem"):
+            (tls / secret).chmod(0o600)
+        return tls
 
     def _java(self, libs: Path, *args: str, heap: bool = False) -> list[str]:
         java = shutil.which("java")
@@ -191,9 +235,11 @@ class LocalBroker:
         (self.state_dir / "logs").mkdir(exist_ok=True)
         props = self._properties()
         if not (self.state_dir / "data" / "meta.properties").exists():
+            scram = [arg for name, pw in self.settings.sasl_users.items() for arg in
+                     ("--add-scram", f"SCRAM-SHA-512=[name={name},password={pw.get_secret_value()}]")]
             fmt = subprocess.run(
                 self._java(libs, "kafka.tools.StorageTool", "format", "-t", str(uuid.uuid4().hex[:22]),
-                           "-c", str(props)),
+                           "-c", str(props), *scram),
                 capture_output=True, text=True, check=False)
             if fmt.returncode != 0:
                 raise BrokerError(f"formatting KRaft storage failed: {fmt.stderr.strip()[-300:]}")

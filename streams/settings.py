@@ -62,3 +62,10 @@ class BrokerSettings(BaseSettings):
     state_dir: Path | None = Field(None, description="data, pid and log; env GAITLINE_BROKER_STATE_DIR")
     heap_mb: int = Field(512, ge=128, description="env GAITLINE_BROKER_HEAP_MB")
     start_timeout_s: float = Field(90.0, gt=0, description="env GAITLINE_BROKER_START_TIMEOUT_S")
+    secure_port: int | None = Field(
+        None, ge=1, le=65535, description="also listen with SASL_SSL (SCRAM-SHA-512 over TLS) on this port; a "
+        "dev CA and server certificate are made in the state folder (tls/ca.pem is the clients' "
+        "ssl_cafile); env GAITLINE_BROKER_SECURE_PORT")
+    sasl_users: dict[str, SecretStr] = Field(
+        default_factory=dict, description="SCRAM users of the secure listener, created when the storage is "
+        "first formatted; env GAITLINE_BROKER_SASL_USERS as JSON {\"name\": \"password\"}")
