@@ -1,9 +1,11 @@
 """``gaitline bench index``: gallery search latency and recall at a city's scale.
 
 Fills an :class:`index.gallery.Gallery` with ``--identities`` unit vectors, lets it build its
-approximate (IVF) index, then times single-vector searches the way the index stage issues
-them (top ``--candidates``, one embedding at a time) and scores recall@1 against exact
-search over the same vectors; exact single-query search is timed side by side.
+approximate index (``--kind``: the HNSW graph the index stage uses, and the IVF baseline side by
+side in the same run unless ``--no-compare``), then times single-vector searches the way the
+index stage issues them (top ``--candidates``, one embedding at a time, ``--threads`` FAISS
+threads; building uses every core, as the stage does) and scores recall@1 against exact search
+over the same vectors; exact single-query search is timed too.
 
 The vectors are synthetic: Gaussian with a power-law spectrum (standard deviation of
 component k proportional to (k + 1)^-spectrum), which is how learned embeddings spread their
@@ -35,15 +37,20 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 def measure(identities: int, dim: int, queries: int, nprobe: int, candidates: int, spectrum: float,
-            noise: float, seed: int = 0) -> dict[str, Any]:
+            noise: float, seed: int = 0, kind: str = "hnsw", ef_search: int = 384,
+            threads: int = 1) -> dict[str, Any]:
     """Build a gallery of ``identities`` vectors and measure search; returns the figures."""
+    import os
+
     import faiss
 
     from index.gallery import AnnConfig, Gallery
 
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
     rng = np.random.default_rng(seed)
     scale = ((np.arange(dim) + 1.0) ** -spectrum).astype(np.float32)  # [dim]
-    gal = Gallery(dim, ann=AnnConfig(min_identities=identities, nprobe=nprobe))
+    gal = Gallery(dim, ann=AnnConfig(min_identities=identities, nprobe=nprobe, kind=kind,  # type: ignore[arg-type]
+                                     ef_search=ef_search))
     vecs = np.empty((identities, dim), np.float32)  # unit vectors, for exact ground truth
     t0 = time.perf_counter()
     fill_s = 0.0
@@ -61,6 +68,7 @@ def measure(identities: int, dim: int, queries: int, nprobe: int, candidates: in
     exact = faiss.IndexFlatIP(dim)
     exact.add(vecs)  # type: ignore[call-arg]
     _, exact_top = exact.search(q, 1)  # type: ignore[call-arg]
+    faiss.omp_set_num_threads(threads)
     lat, hits, true_hits = [], 0, 0
     for i in range(queries):
         t = time.perf_counter()
@@ -76,11 +84,11 @@ def measure(identities: int, dim: int, queries: int, nprobe: int, candidates: in
         exact_lat.append((time.perf_counter() - t) * 1000)
     lat_a, ex = np.array(lat), np.array(exact_lat)
     return {"identities": identities, "dim": dim, "queries": queries, "approximate": gal.approximate,
-            "nprobe": nprobe, "candidates": candidates, "spectrum": spectrum,
+            "kind": kind, "nprobe": nprobe, "ef_search": ef_search, "candidates": candidates, "spectrum": spectrum,
             "p50_ms": round(float(np.median(lat_a)), 3), "p99_ms": round(float(np.quantile(lat_a, 0.99)), 3),
             "recall_at_1": round(hits / queries, 4), "true_identity_at_1": round(true_hits / queries, 4),
             "exact_p50_ms": round(float(np.median(ex)), 3), "exact_p99_ms": round(float(np.quantile(ex, 0.99)), 3),
-            "fill_s": round(fill_s, 1), "build_s": round(build_s, 1), "threads": faiss.omp_get_max_threads()}
+            "fill_s": round(fill_s, 1), "build_s": round(build_s, 1), "threads": threads}
 
 
 def index(
@@ -88,21 +96,28 @@ def index(
     identities: int = typer.Option(1_000_000, min=100, help="gallery size"),
     dim: int = typer.Option(256, min=2, max=4096, help="vector length"),
     queries: int = typer.Option(2000, min=10, help="timed single-vector searches"),
+    kind: str = typer.Option("hnsw", help="approximate index: hnsw (the index stage's default) or ivf"),
+    compare: bool = typer.Option(True, help="also measure the other kind in the same run, side by side"),
     nprobe: int = typer.Option(48, min=1, help="IVF cells searched per query"),
+    ef_search: int = typer.Option(384, min=1, help="HNSW candidates explored per query"),
     candidates: int = typer.Option(10, min=1, max=1000, help="results per search (the index stage's default)"),
     spectrum: float = typer.Option(0.8, min=0.0, max=3.0, help="power-law exponent of the vectors' spectrum"),
     noise: float = typer.Option(0.75, min=0.0, max=10.0, help="query noise relative to the identity vector"),
     threads: int = typer.Option(1, min=1, help="FAISS threads (the index stage searches one vector at a time)"),
 ) -> None:
     """Benchmark gallery search: latency per query and recall@1 of the approximate index vs exact."""
-    import faiss
-
     if queries > identities:
         raise GaitlineError(f"--queries {queries} exceeds --identities {identities}")
-    faiss.omp_set_num_threads(threads)
-    res = measure(identities, dim, queries, nprobe, candidates, spectrum, noise)
-    typer.echo(f"{identities} identities x {dim}-d ({'IVF' if res['approximate'] else 'exact'}, nprobe {nprobe}): "
-               f"p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms, recall@1 {res['recall_at_1']:.4f} of exact; "
-               f"exact search p50 {res['exact_p50_ms']} ms; build {res['build_s']} s")
+    if kind not in ("hnsw", "ivf"):
+        raise GaitlineError(f"--kind must be hnsw or ivf, got {kind!r}")
+    kinds = [kind] + ([k for k in ("hnsw", "ivf") if k != kind] if compare else [])
+    runs = [measure(identities, dim, queries, nprobe, candidates, spectrum, noise, kind=k, ef_search=ef_search,
+                    threads=threads) for k in kinds]
+    for r in runs:
+        how = (f"HNSW, ef_search {r['ef_search']}" if r["kind"] == "hnsw" else f"IVF, nprobe {r['nprobe']}")
+        typer.echo(f"{identities} identities x {dim}-d ({how if r['approximate'] else 'exact'}): "
+                   f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@1 {r['recall_at_1']:.4f} of exact; "
+                   f"exact search p50 {r['exact_p50_ms']} ms; build {r['build_s']} s")
+    res = runs[0] | ({"baseline": runs[1]} if len(runs) > 1 else {})
     if json_out:
         typer.echo(json.dumps(res))

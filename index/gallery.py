@@ -2,12 +2,20 @@
 
 Inner product on unit vectors is cosine similarity, so a score is in [-1, 1] and the
 open-set threshold reads the same whatever the model. Small galleries use the exact flat
-index; from ``AnnConfig.min_identities`` on, the gallery is rebuilt as an inverted-file index
-(IVF: k-means cells, ``nprobe`` cells searched per query) behind the same methods, and rebuilt
-again each time it doubles so the cells keep fitting the data. ``gaitline bench index``
-measures its latency and recall@1 against exact search.
+index; from ``AnnConfig.min_identities`` on, the gallery is rebuilt as an approximate index
+behind the same methods, and rebuilt again each time it doubles:
 
-A rebuild near a million identities takes about a minute. By default it runs in a background
+* ``hnsw`` (default): a navigable small-world graph (``m`` links per node, ``ef_search``
+  candidates explored per query). A graph cannot forget a node, so a removed or updated
+  identity's old node stays in the graph, masked out of every search by a bitmap of live
+  labels, and the graph is rebuilt once masked nodes exceed ``max_dead_share`` of the live ones
+  (every sighting updates its identity's vector, so this happens in steady state).
+* ``ivf``: an inverted file (k-means cells, ``nprobe`` cells searched per query); cheaper to
+  build, lower recall on embeddings whose variance sits in few directions.
+
+``gaitline bench index`` measures latency and recall@1 against exact search.
+
+A rebuild near a million identities takes minutes. By default it runs in a background
 thread on a snapshot (FAISS releases the GIL), while the current index keeps answering; the
 puts and removes made meanwhile are journaled and replayed onto the new index before it is
 swapped in. A stage that blocked for that minute would miss its Kafka heartbeats and be
@@ -22,6 +30,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Literal
 
 import faiss
 import numpy as np
@@ -30,18 +39,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AnnConfig:
-    """When and how the gallery switches from exact to approximate (IVF) search.
+    """When and how the gallery switches from exact to approximate search.
 
     Args:
-        min_identities: build the IVF index at this gallery size (0 = always exact).
+        min_identities: build the approximate index at this gallery size (0 = always exact).
+        kind: ``hnsw`` (graph) or ``ivf`` (inverted file).
         nprobe: IVF cells searched per query (recall against speed).
         cells_per_sqrt: IVF cells = this x sqrt(identities).
+        m: HNSW links per node; ef_construction / ef_search: candidates explored while building /
+            per query (recall against speed).
+        max_dead_share: rebuild an HNSW graph once its masked nodes exceed this share of live ones.
         background: rebuild in a background thread (False: in the caller, which then blocks).
     """
 
     min_identities: int = 50_000
+    kind: Literal["hnsw", "ivf"] = "hnsw"
     nprobe: int = 48
     cells_per_sqrt: float = 4.0
+    m: int = 48
+    ef_construction: int = 200
+    ef_search: int = 384
+    max_dead_share: float = 0.5
     background: bool = True
 
 
@@ -68,6 +86,11 @@ class Gallery:
         self._built: tuple[faiss.Index, int] | None = None
         self._build_error: BaseException | None = None
         self._journal: list[tuple[int, np.ndarray | None]] = []  # (label, vector) added / (label, None) removed
+        # live labels as a bitmap (bit = label): what an HNSW search may return, since the graph keeps
+        # the nodes of removed labels
+        self._live = np.zeros(1024, np.uint8)
+        self._graph = False  # the current index is an HNSW graph (masked removal)
+        self._dead = 0  # masked nodes in the current graph
         self.rebuilds = 0
         self.last_rebuild_s = 0.0
 
@@ -82,7 +105,14 @@ class Gallery:
         self._adopt()
         if not self._by_id:
             return []
-        scores, labels = self._index.search(_unit(vec)[None, :], min(k, len(self._by_id)))  # [1, k] each
+        k = min(k, len(self._by_id))
+        if self._graph:
+            live = self._live  # the selector reads this buffer: keep a reference for the search's length
+            sel = faiss.IDSelectorBitmap(len(live) * 8, faiss.swig_ptr(live))
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ann.ef_search, k), sel=sel)  # type: ignore[attr-defined]
+            scores, labels = self._index.search(_unit(vec)[None, :], k, params=params)  # [1, k] each
+        else:
+            scores, labels = self._index.search(_unit(vec)[None, :], k)  # [1, k] each
         return [(self._by_label[int(lb)], float(sc)) for sc, lb in zip(scores[0], labels[0], strict=True)
                 if int(lb) >= 0]
 
@@ -99,6 +129,9 @@ class Gallery:
         self._next += 1
         unit = _unit(vec)
         self._index.add_with_ids(unit[None, :], np.array([label], dtype=np.int64))
+        if label >= len(self._live) * 8:
+            self._live = np.concatenate([self._live, np.zeros(len(self._live), np.uint8)])
+        self._live[label >> 3] |= np.uint8(1 << (label & 7))
         if self._builder is not None:
             self._journal.append((label, unit))
         self._by_id[identity_id] = label
@@ -120,8 +153,9 @@ class Gallery:
 
     def _maybe_rebuild(self) -> None:
         n = len(self._by_id)
-        if (self.ann.min_identities and n >= self.ann.min_identities and n >= 2 * self._built_at
-                and self._builder is None):
+        grown = self.ann.min_identities and n >= self.ann.min_identities and n >= 2 * self._built_at
+        cluttered = self._graph and self._dead > self.ann.max_dead_share * max(n, 1)
+        if (grown or cluttered) and self._builder is None:
             if self.ann.background:
                 self._start_rebuild()
             else:
@@ -137,7 +171,8 @@ class Gallery:
         self.wait_rebuild()
         labels, vecs = self._snapshot()
         t0 = time.perf_counter()
-        self._index = self._build_ivf(labels, vecs)
+        self._index = self._build(labels, vecs)
+        self._graph, self._dead = self.ann.kind == "hnsw", 0
         self._built_at = len(labels)
         self.rebuilds += 1
         self.last_rebuild_s = time.perf_counter() - t0
@@ -148,7 +183,7 @@ class Gallery:
         def build() -> None:
             t0 = time.perf_counter()
             try:
-                self._built = (self._build_ivf(labels, vecs), len(labels))
+                self._built = (self._build(labels, vecs), len(labels))
             except BaseException as exc:  # handed to the owner thread at the swap
                 self._build_error = exc
             self.last_rebuild_s = time.perf_counter() - t0
@@ -178,16 +213,32 @@ class Gallery:
             log.error("gallery rebuild failed, still searching the previous index: %r", error)
             self._built_at = max(self._built_at, len(self._by_id))  # retry when it doubles again
             return
-        ivf, size = built
+        index, size = built
+        graph = self.ann.kind == "hnsw"
+        dead = 0
         for label, vec in journal:
             if vec is None:
-                ivf.remove_ids(np.array([label], dtype=np.int64))  # type: ignore[arg-type]
+                if graph:
+                    dead += 1  # the live bitmap already masks it
+                else:
+                    index.remove_ids(np.array([label], dtype=np.int64))  # type: ignore[arg-type]
             else:
-                ivf.add_with_ids(vec[None, :], np.array([label], dtype=np.int64))
-        self._index = ivf
+                index.add_with_ids(vec[None, :], np.array([label], dtype=np.int64))
+        self._index, self._graph, self._dead = index, graph, dead
         self._built_at = size
         self.rebuilds += 1
         self._maybe_rebuild()  # the gallery may have doubled again while this one was built
+
+    def _build(self, labels: np.ndarray, vecs: np.ndarray) -> faiss.Index:
+        return self._build_hnsw(labels, vecs) if self.ann.kind == "hnsw" else self._build_ivf(labels, vecs)
+
+    def _build_hnsw(self, labels: np.ndarray, vecs: np.ndarray) -> faiss.Index:
+        """An HNSW graph of ``vecs`` [n, dim] under ``labels`` [n]."""
+        graph = faiss.IndexHNSWFlat(self.dim, self.ann.m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = self.ann.ef_construction
+        index = faiss.IndexIDMap2(graph)
+        index.add_with_ids(vecs, labels)  # type: ignore[call-arg]
+        return index
 
     def _build_ivf(self, labels: np.ndarray, vecs: np.ndarray) -> faiss.Index:
         """An IVF index of ``vecs`` [n, dim] under ``labels`` [n] (k-means on a sample, then add all)."""
@@ -223,7 +274,11 @@ class Gallery:
         label = self._by_id.pop(identity_id, None)
         if label is None:
             return False
-        self._index.remove_ids(np.array([label], dtype=np.int64))  # type: ignore[arg-type]
+        self._live[label >> 3] &= np.uint8(~(1 << (label & 7)) & 0xFF)
+        if self._graph:
+            self._dead += 1  # a graph cannot drop a node: the live bitmap masks it
+        else:
+            self._index.remove_ids(np.array([label], dtype=np.int64))  # type: ignore[arg-type]
         if self._builder is not None:
             self._journal.append((label, None))
         del self._by_label[label]

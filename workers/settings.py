@@ -53,17 +53,23 @@ class IndexSettings(BaseSettings):
         30.0, ge=0, description="remove identities not seen for this many days of stream time (0 = keep); "
                                 "env GAITLINE_INDEX_RETENTION_DAYS")
     ann_min_identities: int = Field(
-        50_000, ge=0, description="gallery size from which search is approximate (IVF), 0 = always exact; "
+        50_000, ge=0, description="gallery size from which search is approximate, 0 = always exact; "
                                   "env GAITLINE_INDEX_ANN_MIN_IDENTITIES")
+    ann_kind: Literal["hnsw", "ivf"] = Field(
+        "hnsw", description="approximate index: hnsw graph or ivf cells; env GAITLINE_INDEX_ANN_KIND")
     ann_nprobe: int = Field(
         48, ge=1, le=65536, description="IVF cells searched per query (recall vs speed); env GAITLINE_INDEX_ANN_NPROBE")
+    ann_ef_search: int = Field(
+        384, ge=1, le=65536, description="HNSW candidates explored per query (recall vs speed); "
+                                        "env GAITLINE_INDEX_ANN_EF_SEARCH")
     metrics_port: int = Field(9102, ge=0, le=65535, description="0 disables; env GAITLINE_INDEX_METRICS_PORT")
 
     def ann(self) -> AnnConfig:
         """The gallery's exact/approximate switch."""
         from index.gallery import AnnConfig  # faiss loads only where a gallery is built
 
-        return AnnConfig(min_identities=self.ann_min_identities, nprobe=self.ann_nprobe)
+        return AnnConfig(min_identities=self.ann_min_identities, kind=self.ann_kind, nprobe=self.ann_nprobe,
+                         ef_search=self.ann_ef_search)
 
 
 class TrackSettings(BaseSettings):

@@ -45,10 +45,11 @@ def test_gallery_search_enrol_update_remove():
     assert g.search(np.array([0, 1, 0]))[0][0] == a and len(g) == 1
 
 
-def test_gallery_switches_to_ivf_and_keeps_finding_people():
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_gallery_switches_to_ann_and_keeps_finding_people(kind):
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((400, 16)).astype(np.float32)
-    g = Gallery(16, ann=AnnConfig(min_identities=200, nprobe=8))
+    g = Gallery(16, ann=AnnConfig(min_identities=200, nprobe=8, kind=kind))
     ids = [f"p{i}" for i in range(len(vecs))]
     for i, v in zip(ids[:199], vecs[:199], strict=True):
         g.put(i, v)
@@ -65,20 +66,21 @@ def test_gallery_switches_to_ivf_and_keeps_finding_people():
     assert len(g) == len(ids) - 1
 
 
-def test_gallery_rebuild_runs_in_the_background_and_keeps_changes_made_meanwhile():
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_gallery_rebuild_runs_in_the_background_and_keeps_changes_made_meanwhile(kind):
     import threading
 
     rng = np.random.default_rng(1)
     vecs = rng.standard_normal((260, 16)).astype(np.float32)
-    g = Gallery(16, ann=AnnConfig(min_identities=200, nprobe=8))
+    g = Gallery(16, ann=AnnConfig(min_identities=200, nprobe=8, kind=kind))
     go = threading.Event()
-    build = g._build_ivf
+    build = g._build
 
     def slow_build(labels, v):
         go.wait(10)
         return build(labels, v)
 
-    g._build_ivf = slow_build  # type: ignore[method-assign]
+    g._build = slow_build  # type: ignore[method-assign]
     for i in range(200):
         g.put(f"p{i}", vecs[i])
     assert g.rebuilding and not g.approximate  # the builder waits; the exact index still answers
@@ -91,7 +93,25 @@ def test_gallery_rebuild_runs_in_the_background_and_keeps_changes_made_meanwhile
     assert g.wait_rebuild(10) and g.approximate and not g.rebuilding
     assert g.search(vecs[250])[0][0] == "p250" and g.search(vecs[4], k=2)[0][0] in ("p3", "p4")
     assert all(i != "p5" for i, _ in g.search(vecs[5], k=10)) and len(g) == 259
-    assert g._index.ntotal == 259  # the journal replayed: no stale or missing vectors
+    # the journal replayed: no stale or missing vectors (a graph keeps the 2 replaced nodes, masked)
+    assert g._index.ntotal - g._dead == 259 and g._dead == (2 if kind == "hnsw" else 0)
+
+
+def test_hnsw_masks_replaced_nodes_and_compacts_when_they_pile_up():
+    rng = np.random.default_rng(2)
+    vecs = rng.standard_normal((100, 16)).astype(np.float32)
+    g = Gallery(16, ann=AnnConfig(min_identities=100, kind="hnsw", max_dead_share=0.5, background=False))
+    for i, v in enumerate(vecs):
+        g.put(f"p{i}", v)
+    assert g.approximate and g._dead == 0 and g.rebuilds == 1
+    for i in range(50):  # every sighting moves its identity: the old node stays in the graph
+        g.update(f"p{i}", vecs[i] + 0.1 * rng.standard_normal(16).astype(np.float32), rate=0.3)
+    assert g._dead == 50 and g._index.ntotal == 150 and g.rebuilds == 1
+    assert g.search(vecs[7], k=3)[0][0] == "p7"  # never the stale node: one answer per identity
+    assert len({i for i, _ in g.search(vecs[7], k=20)}) == 20
+    g.update("p60", vecs[60], rate=0.3)  # one more than half: the graph is rebuilt without them
+    assert g.rebuilds == 2 and g._dead == 0 and g._index.ntotal == 100
+    assert g.remove("p8") and all(i != "p8" for i, _ in g.search(vecs[8], k=10))
 
 
 def test_another_model_version_is_dead_lettered_not_matched():
