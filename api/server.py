@@ -12,7 +12,7 @@ Routes (``/api/v1``; errors are ``{"error": "..."}`` with a 4xx code):
 ``GET /readyz``                             none        the store answers
 ``GET /``, ``/app.js``, ``/app.css``        none        the web page (it holds no data itself)
 ``GET /api/v1/me``                          any role    who the token belongs to
-``GET /api/v1/identities?reason=``          search      identities with sighting counts
+``GET /api/v1/identities?reason=&limit=``   search      the most recently seen identities
 ``GET /api/v1/identities/ID/sightings``     search      sightings, camera visits and trajectory
 ``GET /api/v1/sightings?camera=&since=``    search      who a camera saw in a time range
 ``POST /api/v1/search?reason=`` (a clip)    search      who in this recording was seen before
@@ -191,7 +191,10 @@ class Api:
 
     def identities(self, who: Principal, q: dict[str, str]) -> dict[str, Any]:
         reason = _reason(q)
-        rows = self.store.identities()
+        limit = int(_float(q, "limit", 500))
+        if not 1 <= limit <= MAX_ROWS:
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"limit must be 1..{MAX_ROWS}")
+        rows = self.store.identities(limit=limit, recent_first=True)
         self.store.audit(who.user, "api.identities", reason, detail={"identities": len(rows)})
         return {"identities": [{"identity": r.identity_id, "sightings": r.sightings, "cameras": r.cameras,
                                 "first_seen": r.first_seen, "last_seen": r.last_seen} for r in rows]}

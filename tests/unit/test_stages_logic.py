@@ -235,3 +235,17 @@ def test_faust_apps_keep_their_data_folder_out_of_the_working_directory(tmp_path
     assert "embed" in str(app.conf.datadir)
     assert list(tmp_path.iterdir()) == []
     assert Path(app.conf.datadir).parent.is_dir()  # faust makes only the last level itself
+
+
+def test_store_takes_a_batch_larger_than_one_sqlite_statement(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    batch = [Sighting(sighting_id=f"w{i}", identity_id=f"p-{i % 7}", camera_id="c", track_id=i, region="r",
+                      t_start=i, t_end=i + 3, x=0, y=0, ground_plane=False, score=1, enrolled=False, model="m",
+                      gait=GaitParams()) for i in range(2500)]  # 2500 x 22 values > SQLite's 32 766
+    assert store.add_sightings(batch) == 2500 and store.add_sightings(batch[:1500]) == 0
+    assert store.count() == 2500
+    recent = store.identities(limit=3, recent_first=True)
+    assert len(recent) == 3 and recent[0].last_seen == 2502  # the last sighting, w2499
+    assert recent[0].identity_id == f"p-{2499 % 7}" and recent[1].identity_id == f"p-{2498 % 7}"
+    everyone = sorted(store.identities(), key=lambda r: -r.last_seen)
+    assert store.identities(limit=5, recent_first=True) == everyone[:5]  # the shortcut answers what the scan does
