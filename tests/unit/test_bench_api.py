@@ -1,0 +1,20 @@
+"""`gaitline bench api` at a small scale: it fills the store it says and times real requests."""
+
+from pathlib import Path
+
+import pytest
+
+from bench.api import measure
+from streams.exceptions import GaitlineError
+from workers.store import Store
+
+
+def test_api_bench_times_each_query_kind(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    res = measure(url, sightings=3000, identities=200, cameras=5, queries=10)
+    assert res["sightings"] == 3000 and Store(url).count() == 3000
+    for kind in ("where", "camera_10min", "identities_list"):
+        assert res[kind]["n"] >= 3 and 0 < res[kind]["p50_ms"] <= res[kind]["p99_ms"] <= res[kind]["max_ms"]
+    assert {e.action for e in Store(url).audit_log()} == {"api.where", "api.camera", "api.identities"}
+    with pytest.raises(GaitlineError, match="empty store"):  # a real store is never filled with fakes
+        measure(url, sightings=100, identities=10, cameras=2, queries=10)
