@@ -37,12 +37,12 @@ _MEMORY = 20_000
 MODEL_THRESHOLDS: dict[str, float] = {
     # median same-track similarity 0.93 vs 0.87 across tracks on vtest.avi: the baseline is weak
     "gei-baseline": 0.93,
-    # `gaitline eval threshold --dataset <seed 13> --model default`: 30-frame windows of 50
-    # held-out simulated people, stranger-pair cosine median 0.15, p99.5 0.63, p99.9 0.70; the
-    # same person across views and clothes: median 0.53. 0.70 (the strangers' p99.9) leans to
-    # splitting a walker over merging two (a false merge tells a control room wrong places): on
-    # the 4-camera simulated city (seed 3) IDF1 is 0.611 at 0.70, 0.528 at 0.75 and 0.518 at
-    # 0.63. On vtest.avi 0.70 gives 12 identities for 33 tracks.
+    # `gaitline eval threshold --dataset <seed 13, current generator> --model default`: 30-frame
+    # windows of 50 held-out simulated people, stranger-pair cosine median 0.13, p99.5 0.62, p99.9
+    # 0.70; the same person across views and clothes: median 0.48. 0.70 (the strangers' p99.9) leans
+    # to splitting a walker over merging two (a false merge tells a control room wrong places): on
+    # the 4-camera simulated city (seed 3) IDF1 is 0.626 at 0.70 (0.611 with the previous
+    # checkpoint). On vtest.avi 0.70 gives 10 identities for 33 tracks.
     "default+bnneck": 0.70,
 }
 DEFAULT_THRESHOLD = 0.80
