@@ -11,6 +11,7 @@ of the compacted ``gallery.v1`` topic; see :func:`kafka_gallery`).
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -48,14 +49,19 @@ def kafka_gallery(kafka: Any) -> GallerySource:
     return lambda: replay_gallery(kafka)[0]
 
 
-def _embedder_for(gallery: Gallery) -> Any:
+@functools.lru_cache(maxsize=4)
+def _load_embedder(base: str, source: str) -> Any:
+    """The model behind a gallery, loaded once per process (checkpoints do not change under it)."""
     from gait.embedders import get_embedder
 
+    return get_embedder(base, **({"embed_from": source} if source else {}))
+
+
+def _embedder_for(gallery: Gallery) -> Any:
     name = gallery.model or ""
     base, _, source = name.partition("+")
-    kwargs = {"embed_from": source} if source else {}
     try:
-        emb = get_embedder(base, **kwargs)
+        emb = _load_embedder(base, source)
     except GaitlineError as exc:
         raise ProbeError(f"the gallery was built with model {name!r}, which this server cannot load: {exc}",
                          status=409) from exc

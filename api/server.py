@@ -129,14 +129,7 @@ class Api:
         path = url.path.rstrip("/") or "/"
         route = "unknown"
         try:
-            if method == "POST" and path == "/api/v1/search":
-                route = "/api/v1/search"
-                who = self._authenticate(auth_header)
-                if not who.may("search"):
-                    self.metrics.denied.labels("role").inc()
-                    raise ApiError(HTTPStatus.FORBIDDEN, f"role {who.role!r} may not search")
-                return HTTPStatus.OK, "application/json", json.dumps(self.search(who, q, body)).encode(), route
-            if method != "GET":
+            if method not in ("GET", "POST") or (method == "POST" and path != "/api/v1/search"):
                 raise ApiError(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} {path} is not supported: the API "
                                                               "only reads (POST is for /api/v1/search)")
             if path == "/healthz":
@@ -150,18 +143,20 @@ class Api:
                 return HTTPStatus.OK, _STATIC_TYPES[name], (STATIC / name).read_bytes(), "/static"
             if not path.startswith("/api/v1/"):
                 raise ApiError(HTTPStatus.NOT_FOUND, f"no such page {path!r}")
-            route, fn, permission = self._route(path)
+            route, fn, permission = self._route(method, path, body)
             who = self._authenticate(auth_header)
             if permission and not who.may(permission):
                 self.metrics.denied.labels("role").inc()
                 raise ApiError(HTTPStatus.FORBIDDEN, f"role {who.role!r} may not {permission}")
-            body = fn(who, q)
-            return HTTPStatus.OK, "application/json", json.dumps(body).encode(), route
+            return HTTPStatus.OK, "application/json", json.dumps(fn(who, q)).encode(), route
         except ApiError as exc:
             return exc.status, "application/json", json.dumps({"error": str(exc)}).encode(), route
 
-    def _route(self, path: str) -> tuple[str, Callable[[Principal, dict[str, str]], Any], str | None]:
+    def _route(self, method: str, path: str,
+               body: bytes) -> tuple[str, Callable[[Principal, dict[str, str]], Any], str | None]:
         parts = path.removeprefix("/api/v1/").split("/")
+        if method == "POST":  # handle() lets POST through for the clip search only
+            return "/api/v1/search", lambda who, q: self.search(who, q, body), "search"
         if parts == ["me"]:
             return "/api/v1/me", lambda who, q: {"user": who.user, "role": who.role}, None
         if parts == ["identities"]:
