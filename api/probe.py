@@ -5,8 +5,9 @@ path, no Kafka), and every window is matched against the identity service's gall
 index matches a live window: cosine similarity to each identity's mean vector, accepted at the
 model's calibrated threshold. A track's answer is the identity most of its windows accept
 (ties: the higher mean similarity), with the share of windows that agree, so an operator sees
-how sure the match is. The gallery comes from a :data:`GallerySource` (in production a replay
-of the compacted ``gallery.v1`` topic; see :func:`kafka_gallery`).
+how sure the match is. The gallery comes from a :data:`GallerySource` (in production a follower of
+the compacted ``gallery.v1`` topic, which reads only what was appended since the last search;
+see :func:`kafka_gallery`).
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ from __future__ import annotations
 import functools
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from kafka.errors import KafkaError
 
 from index.gallery import Gallery
 from streams.exceptions import GaitlineError
 
-GallerySource = Callable[[], Gallery | None]
+# the gallery as of now, held for the duration of the block (None: nothing enrolled yet)
+GallerySource = Callable[[], AbstractContextManager[Gallery | None]]
 
 
 class ProbeError(GaitlineError):
@@ -43,10 +47,10 @@ class ProbeSettings:
 
 
 def kafka_gallery(kafka: Any) -> GallerySource:
-    """A source that replays ``gallery.v1`` on each search (always current; cost grows with the gallery)."""
-    from index.replay import replay_gallery
+    """A source that follows ``gallery.v1``: the first search replays it, later ones read what is new."""
+    from index.replay import GalleryFollower
 
-    return lambda: replay_gallery(kafka)[0]
+    return GalleryFollower(kafka, client_id="gaitline-api-gallery").current
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,12 +85,13 @@ def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSetti
     if len(data) > settings.max_bytes:
         raise ProbeError(f"the clip is {len(data) / 2**20:.1f} MB; the limit is {settings.max_bytes / 2**20:.0f} MB",
                          status=413)
-    gallery = gallery_source()
-    if gallery is None or len(gallery) == 0:
-        raise ProbeError("the gallery is empty: nobody has been enrolled yet", status=404)
-    emb = _embedder_for(gallery)
-    threshold = settings.threshold or MODEL_THRESHOLDS.get(gallery.model or "", DEFAULT_THRESHOLD)
-    with tempfile.TemporaryDirectory(prefix="gaitline-probe-") as tmp:
+    with _open(gallery_source) as gallery:
+        if gallery is None or len(gallery) == 0:
+            raise ProbeError("the gallery is empty: nobody has been enrolled yet", status=404)
+        emb = _embedder_for(gallery)
+        model = gallery.model
+    threshold = settings.threshold or MODEL_THRESHOLDS.get(model or "", DEFAULT_THRESHOLD)
+    with tempfile.TemporaryDirectory(prefix="gaitline-probe-") as tmp:  # the slow part, without the gallery lock
         clip = Path(tmp) / "clip.avi"
         clip.write_bytes(data)
         try:
@@ -94,24 +99,42 @@ def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSetti
             by_track, stats = collect_windows(network_for(clip, fps), total)
         except AnalyzeError as exc:
             raise ProbeError(str(exc).replace(str(clip), "the clip")) from exc
-    tracks = []
-    for tid, ws in sorted(by_track.items(), key=lambda kv: -len(kv[1])):
-        vecs = emb.embed(np.stack([w.silhouettes for w in ws]))  # [k, dim]
-        votes: Counter[str] = Counter()
-        scores: dict[str, list[float]] = defaultdict(list)
-        for v in vecs:
-            found = gallery.search(v, k=settings.top_k)  # best first
-            for ident, score in found:
-                scores[ident].append(score)
-            if found and found[0][1] >= threshold:
-                votes[found[0][0]] += 1
-        ranked = sorted(scores, key=lambda i: (-votes[i], -float(np.mean(scores[i]))))
-        tracks.append({
-            "track": tid, "windows": len(ws),
-            "match": ranked[0] if ranked and votes[ranked[0]] > 0 else None,
-            "candidates": [{"identity": i, "windows_accepted": votes[i], "share": round(votes[i] / len(ws), 3),
-                            "mean_similarity": round(float(np.mean(scores[i])), 4),
-                            "best_similarity": round(float(np.max(scores[i])), 4)} for i in ranked[:settings.top_k]],
-        })
-    return {"frames": stats.frames, "windows": stats.windows, "model": gallery.model, "threshold": threshold,
-            "gallery_size": len(gallery), "tracks": tracks}
+    vectors = {tid: emb.embed(np.stack([w.silhouettes for w in ws])) for tid, ws in by_track.items()}  # [k, dim]
+    with _open(gallery_source) as gallery:  # as of now: enrolments and forgets since the first look count
+        if gallery is None or len(gallery) == 0:
+            raise ProbeError("the gallery is empty: nobody has been enrolled yet", status=404)
+        tracks = [_match_track(tid, vectors[tid], gallery, threshold, settings.top_k)
+                  for tid in sorted(by_track, key=lambda t: -len(by_track[t]))]
+        size = len(gallery)
+    return {"frames": stats.frames, "windows": stats.windows, "model": model, "threshold": threshold,
+            "gallery_size": size, "tracks": tracks}
+
+
+@contextmanager
+def _open(source: GallerySource) -> Iterator[Gallery | None]:
+    try:
+        with source() as gallery:
+            yield gallery
+    except KafkaError as exc:
+        raise ProbeError(f"the gallery log (gallery.v1) cannot be read: {exc}", status=503) from exc
+
+
+def _match_track(tid: int, vecs: np.ndarray, gallery: Gallery, threshold: float, top_k: int) -> dict[str, Any]:
+    """One track's answer: the identity most of its windows accept, and the runners-up."""
+    votes: Counter[str] = Counter()
+    scores: dict[str, list[float]] = defaultdict(list)
+    for v in vecs:
+        found = gallery.search(v, k=top_k)  # best first
+        for ident, score in found:
+            scores[ident].append(score)
+        if found and found[0][1] >= threshold:
+            votes[found[0][0]] += 1
+    ranked = sorted(scores, key=lambda i: (-votes[i], -float(np.mean(scores[i]))))
+    n = len(vecs)
+    return {
+        "track": tid, "windows": n,
+        "match": ranked[0] if ranked and votes[ranked[0]] > 0 else None,
+        "candidates": [{"identity": i, "windows_accepted": votes[i], "share": round(votes[i] / n, 3),
+                        "mean_similarity": round(float(np.mean(scores[i])), 4),
+                        "best_similarity": round(float(np.max(scores[i])), 4)} for i in ranked[:top_k]],
+    }

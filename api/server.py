@@ -224,7 +224,7 @@ class Api:
         reason = _reason(q)
         if self.gallery is None:
             raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "search by clip needs the gallery: start the API with "
-                                                           "--kafka (it replays gallery.v1)")
+                                                           "--kafka (it follows gallery.v1)")
         digest = hashlib.sha256(clip).hexdigest()[:16]
         try:
             res = search_clip(clip, self.gallery, self.probe)

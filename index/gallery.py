@@ -91,6 +91,7 @@ class Gallery:
         self._live = np.zeros(1024, np.uint8)
         self._graph = False  # the current index is an HNSW graph (masked removal)
         self._dead = 0  # masked nodes in the current graph
+        self._dead_tolerated = 0  # masked nodes when a compaction failed: the next try waits for another share
         self.rebuilds = 0
         self.last_rebuild_s = 0.0
 
@@ -154,7 +155,7 @@ class Gallery:
     def _maybe_rebuild(self) -> None:
         n = len(self._by_id)
         grown = self.ann.min_identities and n >= self.ann.min_identities and n >= 2 * self._built_at
-        cluttered = self._graph and self._dead > self.ann.max_dead_share * max(n, 1)
+        cluttered = self._graph and self._dead - self._dead_tolerated > self.ann.max_dead_share * max(n, 1)
         if (grown or cluttered) and self._builder is None:
             if self.ann.background:
                 self._start_rebuild()
@@ -172,7 +173,7 @@ class Gallery:
         labels, vecs = self._snapshot()
         t0 = time.perf_counter()
         self._index = self._build(labels, vecs)
-        self._graph, self._dead = self.ann.kind == "hnsw", 0
+        self._graph, self._dead, self._dead_tolerated = self.ann.kind == "hnsw", 0, 0
         self._built_at = len(labels)
         self.rebuilds += 1
         self.last_rebuild_s = time.perf_counter() - t0
@@ -211,7 +212,9 @@ class Gallery:
         journal, self._journal = self._journal, []
         if built is None:
             log.error("gallery rebuild failed, still searching the previous index: %r", error)
-            self._built_at = max(self._built_at, len(self._by_id))  # retry when it doubles again
+            # retry when the gallery doubles, or the clutter grows by another share, not on every put
+            self._built_at = max(self._built_at, len(self._by_id))
+            self._dead_tolerated = self._dead
             return
         index, size = built
         graph = self.ann.kind == "hnsw"
@@ -224,7 +227,7 @@ class Gallery:
                     index.remove_ids(np.array([label], dtype=np.int64))  # type: ignore[arg-type]
             else:
                 index.add_with_ids(vec[None, :], np.array([label], dtype=np.int64))
-        self._index, self._graph, self._dead = index, graph, dead
+        self._index, self._graph, self._dead, self._dead_tolerated = index, graph, dead, 0
         self._built_at = size
         self.rebuilds += 1
         self._maybe_rebuild()  # the gallery may have doubled again while this one was built

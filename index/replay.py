@@ -1,8 +1,12 @@
-"""Rebuild the gallery from the compacted ``gallery.v1`` topic (the gallery's log)."""
+"""Rebuild the gallery from the compacted ``gallery.v1`` topic (the gallery's log), and keep it current."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
@@ -15,53 +19,102 @@ from streams.topics import GALLERY
 log = logging.getLogger(__name__)
 
 
+class GalleryLog:
+    """The gallery as ``gallery.v1`` says it is: records are applied in log order.
+
+    The latest record per identity wins; a tombstone (null value) removes the identity; a record
+    from another model or model version than the first one read is skipped (its vectors do not
+    compare), as is a record that does not decode.
+    """
+
+    def __init__(self, ann: AnnConfig | None = None) -> None:
+        self.ann = ann
+        self.gallery: Gallery | None = None
+        self.last_seen: dict[str, tuple[str, float]] = {}  # identity -> (camera, time)
+
+    def apply(self, key: bytes | None, value: bytes | None, offset: int) -> None:
+        ident = key.decode() if key else ""
+        if value is None:  # a tombstone: the identity was forgotten
+            if self.gallery is not None:
+                self.gallery.remove(ident)
+            self.last_seen.pop(ident, None)
+            return
+        try:
+            entry = GalleryEntry.from_bytes(value)
+        except SchemaError as exc:
+            log.warning("skipping bad gallery record at offset %s: %s", offset, exc)
+            return
+        if self.gallery is None:
+            self.gallery = Gallery(entry.dim, entry.model, entry.model_version, self.ann)
+        elif (entry.model, entry.model_version) != (self.gallery.model, self.gallery.model_version):
+            log.warning("gallery record for %s at offset %s is from model %s %s, not %s %s: skipped", ident, offset,
+                        entry.model, entry.model_version, self.gallery.model, self.gallery.model_version)
+            return
+        self.gallery.put(entry.identity_id, entry.vector, entry.n_sightings, entry.created_at)
+        if entry.last_camera_id is not None and entry.last_seen is not None:
+            self.last_seen[entry.identity_id] = (entry.last_camera_id, entry.last_seen)
+
+
+class GalleryFollower:
+    """A gallery that follows ``gallery.v1``: each :meth:`current` reads only what was appended since the last.
+
+    The first call replays the log from the beginning; later calls cost the records written in
+    between (enrolments, updates, tombstones from ``gaitline forget``), not the whole gallery.
+    Thread-safe: readers share one gallery under a lock, held while they use it.
+    """
+
+    def __init__(self, kafka: KafkaSettings, ann: AnnConfig | None = None, client_id: str = "gaitline-gallery-follow",
+                 consumer: Any = None) -> None:
+        self.topic = GALLERY.full_name(kafka.namespace)
+        self.log = GalleryLog(ann)
+        self._lock = threading.Lock()
+        self._kafka, self._client_id = kafka, client_id
+        self._consumer = consumer  # made on first use: a reader may start before the broker does
+        self._tps: list[TopicPartition] = []
+
+    def catch_up(self) -> None:
+        """Read the log up to its end as of now (call under the lock, or before sharing the follower)."""
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(client_id=self._client_id, enable_auto_commit=False,
+                                           **self._kafka.kafka_python_kwargs())
+        c = self._consumer
+        if not self._tps:  # the topic may appear after we start (nobody enrolled yet)
+            parts = c.partitions_for_topic(self.topic) or set()
+            if not parts:
+                return
+            self._tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            c.assign(self._tps)
+            c.seek_to_beginning(*self._tps)
+        ends = c.end_offsets(self._tps)
+        while any(c.position(tp) < ends[tp] for tp in self._tps):
+            for batch in c.poll(timeout_ms=1000).values():
+                for msg in batch:
+                    self.log.apply(msg.key, msg.value, msg.offset)
+
+    @contextmanager
+    def current(self) -> Iterator[Gallery | None]:
+        """The gallery as of now; other readers wait until the block ends (the gallery is not copied)."""
+        with self._lock:
+            self.catch_up()
+            yield self.log.gallery
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+
+
 def replay_gallery(kafka: KafkaSettings, ann: AnnConfig | None = None,
                    ) -> tuple[Gallery | None, dict[str, tuple[str, float]]]:
     """Read ``gallery.v1`` from the beginning to its current end.
 
     Returns the gallery (None when the topic is empty) and each identity's last camera and time.
-
-    The latest record per identity wins; a tombstone (null value) removes the identity.
     """
-    topic = GALLERY.full_name(kafka.namespace)
-    consumer = KafkaConsumer(client_id="gaitline-gallery-replay", enable_auto_commit=False,
-                             **kafka.kafka_python_kwargs())
-    gallery: Gallery | None = None
-    last_seen: dict[str, tuple[str, float]] = {}
+    follower = GalleryFollower(kafka, ann, client_id="gaitline-gallery-replay")
     try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        if not tps:
-            return None, last_seen
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            for batch in consumer.poll(timeout_ms=1000).values():
-                for msg in batch:
-                    ident = msg.key.decode() if msg.key else ""
-                    if msg.value is None:  # a tombstone: the identity was forgotten
-                        if gallery is not None:
-                            gallery.remove(ident)
-                        last_seen.pop(ident, None)
-                        continue
-                    try:
-                        entry = GalleryEntry.from_bytes(msg.value)
-                    except SchemaError as exc:
-                        log.warning("skipping bad gallery record at offset %s: %s", msg.offset, exc)
-                        continue
-                    if gallery is None:
-                        gallery = Gallery(entry.dim, entry.model, entry.model_version, ann)
-                    elif (entry.model, entry.model_version) != (gallery.model, gallery.model_version):
-                        log.warning("gallery record for %s at offset %s is from model %s %s, not %s %s: "
-                                    "skipped", ident, msg.offset, entry.model, entry.model_version,
-                                    gallery.model, gallery.model_version)
-                        continue
-                    gallery.put(entry.identity_id, entry.vector, entry.n_sightings, entry.created_at)
-                    if entry.last_camera_id is not None and entry.last_seen is not None:
-                        last_seen[entry.identity_id] = (entry.last_camera_id, entry.last_seen)
+        follower.catch_up()
     finally:
-        consumer.close()
+        follower.close()
+    gallery = follower.log.gallery
     if gallery is not None:
-        log.info("gallery replayed: %d identities from %s", len(gallery), topic)
-    return gallery, last_seen
+        log.info("gallery replayed: %d identities from %s", len(gallery), follower.topic)
+    return gallery, follower.log.last_seen

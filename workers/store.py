@@ -150,6 +150,9 @@ class Store:
                 raise StoreError(f"store {self.url} holds no sightings yet (run the pipeline or `gaitline demo`)")
             else:
                 Base.metadata.create_all(self.engine, tables=_ALWAYS)  # type: ignore[arg-type]
+            # create_all skips tables that exist: a store made by an older release gets the newer indexes here
+            for idx in Base.metadata.tables[SightingRow.__tablename__].indexes:
+                idx.create(self.engine, checkfirst=True)
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot open store {self.url}: {exc.__class__.__name__}: {exc}") from exc
 

@@ -102,6 +102,23 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
         assert _post(f"{base}?reason=incident%2019", clip.read_bytes(), auditor)[0] == 403
         code, res = _post(f"{base}?reason=incident%2019", clip.read_bytes() + b"x" * 20, operator)
         assert code == 413 and "MB" in res["error"]
+
+        # the API follows gallery.v1: a forget (tombstone) and a newcomer count at the next search
+        gone = f"p-track{longest[2]}"
+        producer = KafkaProducer(**kafka.kafka_python_kwargs())
+        topic = GALLERY.full_name(kafka.namespace)
+        producer.send(topic, key=gone.encode(), value=None)
+        newcomer = GalleryEntry(identity_id="p-newcomer", op="enrol", model=emb.name, model_version=emb.version,
+                                n_sightings=1, created_at=time.time(), updated_at=time.time(), dim=emb.dim,
+                                vector=np.eye(emb.dim, dtype=np.float32)[0])
+        producer.send(topic, key=b"p-newcomer", value=newcomer.to_bytes())
+        producer.flush()
+        producer.close()
+        code, res = _post(f"{base}?reason=incident%2020", clip.read_bytes(), operator)
+        assert code == 200 and res["gallery_size"] == 3, res
+        found = {t["track"]: t for t in res["tracks"]}
+        assert found[longest[0]]["match"] == f"p-track{longest[0]}"
+        assert gone not in {c["identity"] for c in found[longest[2]]["candidates"]}
     finally:
         server.shutdown()
         server.server_close()

@@ -118,3 +118,17 @@ def test_forget_expire_and_audit_commands(tmp_path):
                                                                       ("dpo", "forget", "p-1")]
     assert log[1]["detail"] == {"sightings_deleted": 1, "gallery_tombstone": False}
     assert Store(url).count() == 1
+
+
+def test_a_store_from_an_older_release_gets_the_new_indexes(tmp_path):
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    Store(url).close()
+    with sa.create_engine(url).begin() as conn:  # what an older release left behind
+        conn.execute(sa.text("DROP INDEX ix_sightings_camera_time"))
+    names = {i["name"] for i in sa.inspect(sa.create_engine(url)).get_indexes("sightings")}
+    assert "ix_sightings_camera_time" not in names
+    Store(url, create=False).close()
+    names = {i["name"] for i in sa.inspect(sa.create_engine(url)).get_indexes("sightings")}
+    assert "ix_sightings_camera_time" in names

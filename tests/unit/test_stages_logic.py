@@ -114,6 +114,40 @@ def test_hnsw_masks_replaced_nodes_and_compacts_when_they_pile_up():
     assert g.remove("p8") and all(i != "p8" for i, _ in g.search(vecs[8], k=10))
 
 
+def test_a_failing_compaction_is_retried_after_more_clutter_not_on_every_put():
+    rng = np.random.default_rng(3)
+    vecs = rng.standard_normal((100, 16)).astype(np.float32)
+    g = Gallery(16, ann=AnnConfig(min_identities=100, kind="hnsw", max_dead_share=0.5))
+    for i, v in enumerate(vecs):
+        g.put(f"p{i}", v)
+    assert g.wait_rebuild(10) and g.rebuilds == 1
+    build, tries = g._build, []
+
+    def broken_build(labels, v):
+        tries.append(len(labels))
+        raise MemoryError("no room for the graph")
+
+    g._build = broken_build  # type: ignore[method-assign]
+
+    def move(i: int) -> None:
+        g.update(f"p{i % 100}", vecs[i % 100] + 0.1 * rng.standard_normal(16).astype(np.float32), rate=0.3)
+        g.wait_rebuild(10)
+
+    for i in range(51):
+        move(i)
+    assert tries == [100]  # cluttered: one compaction tried, it failed
+    for i in range(51, 90):
+        move(i)
+    assert tries == [100] and g.search(vecs[95])[0][0] == "p95"  # the old graph still answers
+    for i in range(90, 102):
+        move(i)
+    assert tries == [100, 100]  # another share of clutter: one more try
+    g._build = build  # type: ignore[method-assign]
+    for i in range(102, 160):
+        move(i)
+    assert g.rebuilds == 2 and g._dead < 50
+
+
 def test_another_model_version_is_dead_lettered_not_matched():
     m = IdentityMatcher(IndexSettings(match_threshold=0.9))
     out = m([_rec(_emb("c1/1/0", "c1", 1, [1, 0, 0]).to_bytes())])
