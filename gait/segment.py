@@ -60,12 +60,49 @@ class Detection:
         score: confidence in [0, 1] that this is one whole person (shape plausibility).
         mask: ``[h, w]`` uint8 0/1 silhouette inside ``box`` at full resolution.
         foot: ``(x, y)`` image pixels of the bottom centre (where the person touches ground).
+        colour: ``[2, 32]`` hue-saturation histograms of the upper and lower body under the mask
+            (see :func:`colour_signature`), or None when too few pixels show.
     """
 
     box: tuple[int, int, int, int]
     score: float
     mask: np.ndarray
     foot: tuple[float, float]
+    colour: np.ndarray | None = None
+
+
+_HUE_BINS, _SAT_BINS = 8, 4
+_MIN_PART_PIXELS = 20
+
+
+def colour_signature(frame: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray | None:
+    """What a walker wears, for telling two walkers apart when their paths cross.
+
+    Hue x saturation histograms (brightness left out: a shadow or a lighting change must not
+    make someone else of a person) of the upper body (15-50 % of the height) and the lower body
+    (50-90 %), each summing to 1: ``[2, HUE_BINS * SAT_BINS]``. None when either part has fewer
+    than a few pixels under the mask. Used only to keep tracks apart, never stored or published.
+    """
+    x, y, w, h = box
+    patch = frame[y:y + h, x:x + w]  # [h, w, 3] BGR
+    if patch.shape[:2] != mask.shape or h < 8:
+        return None
+    hsv = cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)
+    out = np.zeros((2, _HUE_BINS * _SAT_BINS), np.float32)
+    for i, (a, b) in enumerate(((0.15, 0.5), (0.5, 0.9))):
+        r0, r1 = int(a * h), max(int(a * h) + 1, int(b * h))
+        m = mask[r0:r1]
+        if int(m.sum()) < _MIN_PART_PIXELS:
+            return None
+        hist = cv2.calcHist([hsv[r0:r1]], [0, 1], m, [_HUE_BINS, _SAT_BINS], [0, 180, 0, 256])  # [8, 4]
+        out[i] = hist.ravel() / max(float(hist.sum()), 1.0)
+    return out
+
+
+def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Bhattacharyya distance in [0, 1] between two signatures, the mean of the two body parts."""
+    bc = np.sqrt(a * b).sum(axis=1)  # [2] Bhattacharyya coefficients
+    return float(np.mean(np.sqrt(np.clip(1.0 - bc, 0.0, 1.0))))
 
 
 class Segmenter:
@@ -178,7 +215,8 @@ class Segmenter:
             if self.hog is not None and score >= 0.5 and not self._hog_ok(frame, box):
                 score *= 0.3  # HOG sees no person: keep only as a weak detection
             foot = (box[0] + box[2] / 2.0, float(box[1] + box[3]))
-            out.append(Detection(box=box, score=score, mask=sub, foot=foot))
+            out.append(Detection(box=box, score=score, mask=sub, foot=foot,
+                                 colour=colour_signature(frame, box, sub)))
         return out
 
     def _score(self, box: tuple[int, int, int, int], fill: float) -> float:

@@ -14,7 +14,14 @@ mean something physical. Each frame:
 A tentative track is confirmed after ``min_hits`` consecutive hits; a confirmed track
 coasts on its Kalman prediction for up to ``max_lost_s`` (occlusion bridging), then dies.
 A newly confirmed track that starts where a recently dead one was heading re-links to the
-dead track's id (appearance-free fragment re-link).
+dead track's id (fragment re-link).
+
+Motion alone swaps walkers whose paths cross and hands a track that left the view to the next
+person who enters near where it left. So each track also remembers what its walker wears
+(hue-saturation histograms of the upper and lower body, :func:`gait.segment.colour_signature`):
+a confident detection that looks like someone else is not associated with it, or re-linked to
+it, and the cost of a plausible one grows with the difference. Fragments (weak detections) are
+matched on motion only: their "upper body" may be a pair of legs.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from gait.segment import Detection
+from gait.segment import Detection, colour_distance
 
 _BIG = 1e6
 _CHI2_99 = 9.21  # chi-square, 2 degrees of freedom, 99 %
@@ -43,6 +50,10 @@ class TrackerConfig:
         max_lost_s: seconds a confirmed track coasts without detections before it dies.
         relink_s: seconds after its death a track may be re-linked to a new one.
         max_speed_mps: fastest plausible walker (bounds the re-link extrapolation).
+        colour_gate: Bhattacharyya distance between what a track's walker wears and a confident
+            detection above which the detection is someone else (1 = appearance never gates).
+        colour_weight: association cost per unit of that distance.
+        colour_rate: how fast a track's colour memory follows its walker (0..1 per frame).
     """
 
     fps: float = 10.0
@@ -53,6 +64,9 @@ class TrackerConfig:
     max_lost_s: float = 1.5
     relink_s: float = 3.0
     max_speed_mps: float = 3.0
+    colour_gate: float = 0.6
+    colour_weight: float = 1.0
+    colour_rate: float = 0.1
 
 
 def to_ground(h: np.ndarray | None, pts: np.ndarray) -> np.ndarray:
@@ -91,6 +105,7 @@ class Track:
     detection: Detection | None = None
     born_t: float = 0.0
     path: list[tuple[float, float]] = field(default_factory=list)
+    colour: np.ndarray | None = None  # [2, bins] running mean of the walker's colour signature
 
     @property
     def position(self) -> tuple[float, float]:
@@ -166,6 +181,15 @@ class Tracker:
         t.p = (np.eye(4) - k @ self.hm) @ t.p
         t.box = det.box
         t.detection = det
+        if det.colour is not None and det.score >= self.config.high_score:
+            a = self.config.colour_rate
+            t.colour = det.colour.copy() if t.colour is None else (1 - a) * t.colour + a * det.colour
+
+    def _colour_gap(self, t: Track, det: Detection) -> float | None:
+        """How differently ``det`` is dressed from ``t``'s walker; None when it cannot be told."""
+        if t.colour is None or det.colour is None or det.score < self.config.high_score:
+            return None
+        return colour_distance(t.colour, det.colour)
 
     def _cost(self, tracks: list[Track], pts: np.ndarray, dets: list[Detection],
               scale: float = 1.0) -> np.ndarray:
@@ -189,7 +213,13 @@ class Tracker:
             far = np.hypot(diff[:, 0], diff[:, 1]) > hard * (3.0 if self.ground else 1.0)
             d = np.sqrt(d2 / _CHI2_99) / scale  # [n], <= 1 inside the gate
             d = d + 0.5 * np.abs(np.log(np.clip(hs / max(t.box[3], 1), 1e-3, None)))
-            cost[i] = np.where((d <= 1.0) & ~far, d, _BIG)
+            ok = (d <= 1.0) & ~far
+            for j in np.flatnonzero(ok):
+                gap = self._colour_gap(t, dets[j])
+                if gap is not None:
+                    ok[j] = gap <= self.config.colour_gate
+                    d[j] += self.config.colour_weight * gap
+            cost[i] = np.where(ok, d, _BIG)
         return cost
 
     def _match(self, tracks: list[Track], det_idx: list[int], pts: np.ndarray, dets: list[Detection],
@@ -262,7 +292,9 @@ class Tracker:
         p[:2, :2] = self._meas_cov(det)
         p[2, 2] = p[3, 3] = vsig**2
         t = Track(id=self.next_id, x=x, p=p, box=det.box, last_t=t_now, detection=det, born_t=t_now,
-                  path=[(float(z[0]), float(z[1]))])
+                  path=[(float(z[0]), float(z[1]))],
+                  colour=det.colour.copy() if det.colour is not None and det.score >= self.config.high_score
+                  else None)
         self.next_id += 1
         self.tracks.append(t)
 
@@ -298,6 +330,11 @@ class Tracker:
             # The gate widens with the gap: walkers can turn while hidden.
             gate = self._gate(d.box) * (1.0 + gap)
             dist = float(np.hypot(*(first - pred))) / gate
+            if d.colour is not None and new.colour is not None:
+                look = colour_distance(d.colour, new.colour)
+                if look > self.config.colour_gate:
+                    continue  # someone else entered where the dead track left
+                dist += self.config.colour_weight * look
             if dist < best_d:
                 best, best_d = d, dist
         if best is not None:
