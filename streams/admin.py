@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -31,13 +32,18 @@ def admin_client(settings: KafkaSettings) -> KafkaAdminClient:
 
 
 def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = ALL_TOPICS,
-                  partitions: int | None = None) -> list[str]:
+                  partitions: int | None = None, ready_s: float = 15.0) -> list[str]:
     """Create the declared topics under ``settings.namespace`` if missing; return their names.
+
+    Returns once the broker's metadata shows a leader for every partition of the new topics (up
+    to ``ready_s``): a client that writes right away would otherwise be told they do not exist
+    and log errors while it retries.
 
     Args:
         settings: broker address and namespace.
         specs: which topics (default: all of them).
         partitions: override every topic's partition count (small dev brokers, tests).
+        ready_s: how long to wait for the new topics' leaders.
     """
     admin = admin_client(settings)
     try:
@@ -51,11 +57,24 @@ def ensure_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = ALL_TOPI
         for topic in new:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first: fine
                 admin.create_topics([topic])
+        _wait_for_leaders(admin, [t.name for t in new], ready_s)
         return names
     except KafkaError as exc:
         raise BrokerError(f"creating topics on {settings.bootstrap} failed: {exc}") from exc
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, topics: list[str], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while topics and time.monotonic() < deadline:
+        with contextlib.suppress(KafkaError):
+            meta = admin.describe_topics(topics)
+            if all(not m.get("error_code") and m.get("partitions")
+                   and all(p.get("leader", -1) >= 0 for p in m["partitions"]) for m in meta):
+                return
+        time.sleep(0.1)
+    # not visible yet: carry on, clients retry by themselves (and say so in their logs)
 
 
 def end_offsets(settings: KafkaSettings, topic: str) -> dict[int, int]:

@@ -169,3 +169,24 @@ def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sql
         assert last.identity_id != gone
     finally:
         procs.stop()
+
+
+def test_new_topics_have_leaders_when_ensure_topics_returns(kafka_broker, caplog):
+    import logging
+    import uuid
+
+    from streams.admin import ensure_topics
+
+    fresh = KafkaSettings(bootstrap=kafka_broker.bootstrap, namespace=f"t{uuid.uuid4().hex[:10]}")
+    with caplog.at_level(logging.WARNING, logger="kafka"):
+        names = ensure_topics(fresh, partitions=3)
+        consumer = KafkaConsumer(**fresh.kafka_python_kwargs())
+        try:
+            for name in names:
+                assert consumer.partitions_for_topic(name) == {0, 1, 2}, name
+        finally:
+            consumer.close()
+        producer = KafkaProducer(**fresh.kafka_python_kwargs())
+        producer.send(names[0], b"x").get(timeout=10)
+        producer.close()
+    assert not [r for r in caplog.records if "not found in cluster metadata" in r.getMessage()]
