@@ -70,6 +70,9 @@ class FramesSettings(BaseSettings):
                           "(calibrated cameras)")
     gate_rel: float = Field(0.6, gt=0, description="GAITLINE_FRAMES_GATE_REL: association gate as a "
                             "share of the box height (uncalibrated cameras)")
+    colour_gate: float = Field(0.6, gt=0, le=1, description="GAITLINE_FRAMES_COLOUR_GATE: how differently "
+                               "dressed (Bhattacharyya distance) a detection may be from a track's walker "
+                               "and still be them; 1 = tell walkers apart by motion only")
     reconnect_initial_s: float = Field(0.5, gt=0, description="GAITLINE_FRAMES_RECONNECT_INITIAL_S: "
                                        "first reconnect delay of a lost live stream")
     reconnect_max_s: float = Field(30.0, gt=0, description="GAITLINE_FRAMES_RECONNECT_MAX_S: longest "
@@ -88,7 +91,7 @@ class FramesSettings(BaseSettings):
     def tracker_config(self, fps: float) -> TrackerConfig:
         """The tracker's knobs for a camera at ``fps``."""
         return TrackerConfig(fps=fps, gate_m=self.gate_m, gate_rel=self.gate_rel, min_hits=self.min_hits,
-                             max_lost_s=self.max_lost_s, relink_s=self.relink_s)
+                             max_lost_s=self.max_lost_s, relink_s=self.relink_s, colour_gate=self.colour_gate)
 
     def source_settings(self) -> SourceSettings:
         """The sources' knobs."""

@@ -181,15 +181,19 @@ class Tracker:
         t.p = (np.eye(4) - k @ self.hm) @ t.p
         t.box = det.box
         t.detection = det
-        if det.colour is not None and det.score >= self.config.high_score:
+        look = self._look(det)
+        if look is not None:
             a = self.config.colour_rate
-            t.colour = det.colour.copy() if t.colour is None else (1 - a) * t.colour + a * det.colour
+            t.colour = look.copy() if t.colour is None else (1 - a) * t.colour + a * look
+
+    def _look(self, det: Detection) -> np.ndarray | None:
+        """A detection's colour signature when it can be trusted: a confident, whole walker."""
+        return det.colour if det.score >= self.config.high_score else None
 
     def _colour_gap(self, t: Track, det: Detection) -> float | None:
         """How differently ``det`` is dressed from ``t``'s walker; None when it cannot be told."""
-        if t.colour is None or det.colour is None or det.score < self.config.high_score:
-            return None
-        return colour_distance(t.colour, det.colour)
+        look = self._look(det)
+        return None if t.colour is None or look is None else colour_distance(t.colour, look)
 
     def _cost(self, tracks: list[Track], pts: np.ndarray, dets: list[Detection],
               scale: float = 1.0) -> np.ndarray:
@@ -293,8 +297,7 @@ class Tracker:
         p[2, 2] = p[3, 3] = vsig**2
         t = Track(id=self.next_id, x=x, p=p, box=det.box, last_t=t_now, detection=det, born_t=t_now,
                   path=[(float(z[0]), float(z[1]))],
-                  colour=det.colour.copy() if det.colour is not None and det.score >= self.config.high_score
-                  else None)
+                  colour=None if (look := self._look(det)) is None else look.copy())
         self.next_id += 1
         self.tracks.append(t)
 
