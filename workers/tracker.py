@@ -51,7 +51,7 @@ class TrackerConfig:
         relink_s: seconds after its death a track may be re-linked to a new one.
         max_speed_mps: fastest plausible walker (bounds the re-link extrapolation).
         colour_gate: Bhattacharyya distance between what a track's walker wears and a confident
-            detection above which the detection is someone else (1 = appearance never gates).
+            detection above which the detection is someone else (1 = colours are not used at all).
         colour_weight: association cost per unit of that distance.
         colour_rate: how fast a track's colour memory follows its walker (0..1 per frame).
     """
@@ -188,6 +188,8 @@ class Tracker:
 
     def _look(self, det: Detection) -> np.ndarray | None:
         """A detection's colour signature when it can be trusted: a confident, whole walker."""
+        if self.config.colour_gate >= 1.0:  # colours switched off: motion only
+            return None
         return det.colour if det.score >= self.config.high_score else None
 
     def _colour_gap(self, t: Track, det: Detection) -> float | None:

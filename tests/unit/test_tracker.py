@@ -136,8 +136,8 @@ def test_walkers_who_meet_and_turn_back_keep_their_ids() -> None:
 
 
 def test_someone_else_entering_where_a_walker_left_is_not_relinked() -> None:
-    for outfit, relinked in (((RED, BLUE), 1), ((GREEN, GREY), 0)):
-        tr = Tracker(TrackerConfig(max_lost_s=0.5, relink_s=3.0))
+    for outfit, gate, relinked in (((RED, BLUE), 0.6, 1), ((GREEN, GREY), 0.6, 0), ((GREEN, GREY), 1.0, 1)):
+        tr = Tracker(TrackerConfig(max_lost_s=0.5, relink_s=3.0, colour_gate=gate))
         frames = [[_dressed(100 + 8 * i, 300, RED, BLUE)] if i < 10 else
                   ([_dressed(100 + 8 * i, 300, *outfit)] if i >= 20 else []) for i in range(30)]
         res = _run(tr, frames)
