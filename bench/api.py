@@ -47,7 +47,7 @@ def fill(store: Any, sightings: int, identities: int, cameras: int, seed: int = 
         rows = [{"sighting_id": f"w{start + i}", "identity_id": f"p-{who[i]:08d}", "camera_id": f"cam{cam[i]}",
                  "track_id": i, "region": "r", "t_start": float(at[i]), "t_end": float(at[i]) + 3.0,
                  "x": float(xy[i, 0]), "y": float(xy[i, 1]), "ground_plane": True, "score": 0.9, "enrolled": False,
-                 "model": "default+bnneck", "cadence_spm": 110.0, "speed_mps": 1.3} for i in range(n)]
+                 "model": "default", "cadence_spm": 110.0, "speed_mps": 1.3} for i in range(n)]
         with Session(store.engine) as session, session.begin():
             session.execute(insert(SightingRow), rows)  # executemany
     return time.perf_counter() - t0

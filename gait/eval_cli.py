@@ -150,8 +150,10 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
 @one_line_errors
 def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out dataset in the CASIA-B layout"),
               model: str = typer.Option("default", "--model", help="registered model name or checkpoint file"),
-              embed_from: str = typer.Option("bnneck", "--embed-from",
-                                             help="learned models: strips or bnneck (what the agents send)"),
+              embed_from: str = typer.Option("auto", "--embed-from",
+                                             help="learned models: auto (what the agents send: the fitted "
+                                                  "projection where the checkpoint has one, else bnneck), "
+                                                  "strips, bnneck or lda"),
               window: int = typer.Option(30, "--window", help="frames per window, as the frames worker cuts them"),
               far: float = typer.Option(0.005, "--far", help="share of stranger pairs allowed above the threshold"),
               json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
@@ -165,8 +167,8 @@ def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out data
         raise typer.BadParameter("must be at least 1 frame", param_hint="--window")
     if not 0 < far < 1:
         raise typer.BadParameter("must be within (0, 1)", param_hint="--far")
-    if embed_from not in ("strips", "bnneck"):
-        raise typer.BadParameter("must be strips or bnneck", param_hint="--embed-from")
+    if embed_from not in ("auto", "strips", "bnneck", "lda"):
+        raise typer.BadParameter("must be auto, strips, bnneck or lda", param_hint="--embed-from")
     seqs = scan(dataset)
     test, note = split_subjects(sorted({s.subject for s in seqs}))
     tset = set(test)

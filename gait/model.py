@@ -44,11 +44,15 @@ class ModelConfig:
         strip_dim: output width of each strip's separate FC.
         num_classes: identities of the BNNeck classifier (training only).
         in_channels: silhouette channels (1).
+        projection_dim: output width of the fitted linear projection after the strips (LDA,
+            :mod:`gait.projection`; ``gaitline fit-lda``); 0 = the model has none.
         embed_from: ``strips`` (default, OpenGait's inference output) embeds the raw strip
             features: best rank-1 and TPIR on the synthetic protocol, but all vectors sit in a
             narrow cone (cosine ~0.99 between strangers), so a match threshold must be
             calibrated (FPIR) rather than guessed; ``bnneck`` embeds the batch-normalised strips:
-            centred, cosine spreads over [-1, 1] (strangers ~0.1), a few rank-1 points lower.
+            centred, cosine spreads over [-1, 1] (strangers ~0.1), a few rank-1 points lower;
+            ``lda`` embeds the raw strips through the fitted projection: centred too, and the
+            directions in which one person's windows vary (clothes, bags, view) are shrunk.
     """
 
     channels: tuple[int, ...] = (16, 32, 96, 128)
@@ -59,13 +63,18 @@ class ModelConfig:
     strip_dim: int = 32
     num_classes: int = 74
     in_channels: int = 1
-    embed_from: Literal["strips", "bnneck"] = "strips"
+    projection_dim: int = 0
+    embed_from: Literal["strips", "bnneck", "lda"] = "strips"
 
     def __post_init__(self) -> None:
         if not (len(self.channels) == len(self.layers) == len(self.strides)):
             raise ValueError("channels, layers and strides need one entry per stage")
         if not self.channels or min(self.channels) <= 0 or min(self.bins, default=0) <= 0:
             raise ValueError("channels and bins must be positive")
+        if self.projection_dim < 0:
+            raise ValueError("projection_dim must be >= 0")
+        if self.embed_from == "lda" and not self.projection_dim:
+            raise ValueError("embed_from='lda' needs a fitted projection (projection_dim > 0; gaitline fit-lda)")
 
     @property
     def parts(self) -> int:
@@ -73,9 +82,14 @@ class ModelConfig:
         return sum(self.bins)
 
     @property
-    def embed_dim(self) -> int:
-        """Length of the concatenated embedding vector."""
+    def strips_dim(self) -> int:
+        """Length of the concatenated strip features (``strip_dim * parts``)."""
         return self.parts * self.strip_dim
+
+    @property
+    def embed_dim(self) -> int:
+        """Length of the embedding vector."""
+        return self.projection_dim if self.embed_from == "lda" else self.strips_dim
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, stored inside checkpoints."""
@@ -248,13 +262,31 @@ class SeparateBNNecks(nn.Module):
         return feat, logits.permute(1, 2, 0).contiguous()  # [n, d, p], [n, k, p]
 
 
+class Projection(nn.Module):
+    """A fitted linear map of the flattened strips: ``(x - mean) @ weight`` (buffers: never trained)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.mean: torch.Tensor
+        self.weight: torch.Tensor
+        self.register_buffer("mean", torch.zeros(cin))
+        self.register_buffer("weight", torch.zeros(cin, cout))
+
+    def forward(self, strips: torch.Tensor) -> torch.Tensor:
+        # fp32 whatever the autocast: strangers' raw strips agree to ~0.99 cosine, so the mean
+        # removed here is most of each vector and bf16 would keep little of what is left
+        with torch.autocast(strips.device.type, enabled=False):
+            x = strips.float().flatten(1) - self.mean  # [n, d*p]
+            return x @ self.weight  # [n, k]
+
+
 @dataclass
 class GaitOutput:
     """What the model returns.
 
     Attributes:
-        embedding: [n, parts * strip_dim] unit-norm retrieval vector: per strip L2-normalised BNNeck
-            features (or raw strips, see ``ModelConfig.embed_from``), concatenated.
+        embedding: [n, embed_dim] unit-norm retrieval vector: per strip L2-normalised BNNeck
+            features or raw strips, concatenated, or the projected strips (``ModelConfig.embed_from``).
         strips: [n, strip_dim, parts] per-strip features before the BNNeck (triplet loss input).
         logits: [n, num_classes, parts] BNNeck cosine logits, or None in eval mode.
     """
@@ -273,6 +305,7 @@ class GaitModel(nn.Module):
         self.backbone = Backbone(cfg)
         self.fcs = SeparateFCs(cfg.parts, self.backbone.out_channels, cfg.strip_dim)
         self.bnnecks = SeparateBNNecks(cfg.parts, cfg.strip_dim, cfg.num_classes)
+        self.projection = Projection(cfg.strips_dim, cfg.projection_dim) if cfg.projection_dim else None
 
     def forward(self, sils: torch.Tensor, with_logits: bool | None = None) -> GaitOutput:
         """Embed a batch of windows.
@@ -296,6 +329,10 @@ class GaitModel(nn.Module):
             feat = self.bnnecks.normalised(strips)  # [n, d, p]
         else:
             feat = strips
+        if self.cfg.embed_from == "lda":
+            assert self.projection is not None  # ModelConfig guarantees it
+            emb = F.normalize(self.projection(strips), dim=1)  # [n, k]
+            return GaitOutput(embedding=emb, strips=strips, logits=logits)
         if self.cfg.embed_from == "strips":
             feat = strips
         # each strip normalised separately, then scaled so the whole vector has unit norm:

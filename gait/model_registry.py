@@ -102,7 +102,8 @@ def load_embedder(path: Path, name: str, device: str | None = None, max_batch: i
     Args:
         path: checkpoint; name: the embedder's name; device: None = CUDA if available.
         max_batch: windows per forward pass; embed_from: override the stored
-            ``ModelConfig.embed_from`` (``bnneck`` gives thresholdable cosines, see gait.model).
+            ``ModelConfig.embed_from`` (``bnneck`` and ``lda`` give thresholdable cosines, see
+            gait.model; ``auto`` = ``lda`` where the checkpoint has a fitted projection, else ``bnneck``).
         precision: ``auto`` (reduced precision where native) or ``fp32``, see :class:`TorchEmbedder`.
     """
     from dataclasses import replace
@@ -110,9 +111,15 @@ def load_embedder(path: Path, name: str, device: str | None = None, max_batch: i
     from gait.checkpoint import load_checkpoint
 
     ck = load_checkpoint(Path(path), device=device)
+    if embed_from == "auto":
+        # the centred features: the fitted projection where the checkpoint has one, else the BNNeck
+        embed_from = "lda" if ck.config.projection_dim else "bnneck"
     if embed_from is not None and embed_from != ck.config.embed_from:
-        if embed_from not in ("strips", "bnneck"):
-            raise MissingCheckpointError(f"embed_from must be strips or bnneck, got {embed_from!r}")
+        if embed_from not in ("strips", "bnneck", "lda"):
+            raise MissingCheckpointError(f"embed_from must be auto, strips, bnneck or lda, got {embed_from!r}")
+        if embed_from == "lda" and not ck.config.projection_dim:
+            raise MissingCheckpointError(f"{path} has no fitted projection for embed_from=lda "
+                                         "(fit one with 'gaitline fit-lda')")
         ck.config = replace(ck.config, embed_from=embed_from)  # type: ignore[arg-type]
         ck.model.cfg = ck.config
         name = f"{name}+{embed_from}"

@@ -154,3 +154,70 @@ def train(
     last = train_model(data, mcfg, cfg, out, rd, device=device, resume=resume, meta=meta,
                        validate=validate, val_every=val_every, progress=show)
     typer.echo(f"wrote {out} (step {last.get('step')})")
+
+
+def fit_lda(
+    model: Path = typer.Option(Path("gait/checkpoints/default.pt"), help="trained checkpoint to project"),
+    dataset: list[Path] = typer.Option(..., help="people the model never trained on, CASIA-B layout; every "
+                                       "subject fits the projection (repeatable: more people, more dims)"),
+    out: Path = typer.Option(..., help="checkpoint to write: the model plus the projection"),
+    dims: int = typer.Option(64, help="directions kept (the embedding's length)"),
+    shrink: float = typer.Option(1.0, min=0.0, help="diagonal loading of the within-person covariance"),
+    val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
+    val_subjects: int = typer.Option(50, help="identities of --val-dataset scored"),
+    threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
+) -> None:
+    """Fit a linear projection (regularised LDA) after a trained model, on people it never saw."""
+    import torch
+
+    from gait.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from gait.projection import ProjectionError, fit_lda, strip_features, with_projection
+    from gait.quickeval import rank1_by_condition
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        ck = load_checkpoint(model, device="cpu")
+    except CheckpointError as exc:
+        raise TrainError(str(exc)) from exc
+    from gait.dataset import scan
+
+    trained_on = {Path(p).resolve() for p in [ck.meta.get("dataset"), *ck.meta.get("extra_datasets", [])] if p}
+    people = 0
+    for ds in dataset:
+        if not ds.is_dir():
+            raise TrainError(f"{ds}: no such dataset folder")
+        if ds.resolve() in trained_on:
+            raise TrainError(f"{ds} trained {model}: fit the projection on people the model never saw "
+                             "(another seed)")
+        people += len({s.subject for s in scan(ds)})
+    if not 1 <= dims <= people - 1:  # checked before the slow part: embedding every sequence
+        raise TrainError(f"--dims {dims}: must be 1..{people - 1} (identities - 1) for {people} identities")
+    feats, labels = [], []
+    for i, ds in enumerate(dataset):
+        arrays, subj, _ = load_split(ds, 0)
+        typer.echo(f"{ds}: {len(arrays)} sequences of {len(set(subj))} people", err=True)
+        feats.append(strip_features(ck.model, arrays))
+        labels += [f"{i}-{s}" for s in subj]  # subject 001 of two seeds is two people
+    try:
+        lda = fit_lda(np.concatenate(feats), labels, dims=dims, shrink=shrink)
+    except ProjectionError as exc:
+        raise TrainError(str(exc)) from exc
+    projected = with_projection(ck.model, lda)
+    meta = {**ck.meta, "projection": {
+        "kind": "lda", "dims": dims, "shrink": shrink, "people": len(set(labels)), "sequences": len(labels),
+        "datasets": [str(d.resolve()) for d in dataset], "base_version": ck.version,
+        "command": "gaitline fit-lda " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])}}
+    if val_dataset is not None:
+        arrays, subj, recs = load_split(val_dataset, 0, val_subjects)
+        raw = strip_features(ck.model, arrays).reshape(len(arrays), ck.config.strip_dim, -1)  # [m, d, p]
+        views = {"before": raw / np.linalg.norm(raw, axis=1, keepdims=True),  # the raw strips' embedding
+                 "after": (raw.reshape(len(raw), -1) - lda.mean) @ lda.weight}
+        scores = {k: rank1_by_condition(v.reshape(len(v), -1) / np.linalg.norm(v.reshape(len(v), -1), axis=1,
+                                                                               keepdims=True),
+                                        subj, [r.type for r in recs], [r.view for r in recs])
+                  for k, v in views.items()}
+        meta["projection"]["val"] = {"dataset": str(val_dataset.resolve()), "subjects": val_subjects, **scores}
+        typer.echo(f"validation rank-1 before {scores['before']} after {scores['after']}", err=True)
+    save_checkpoint(out, projected, meta=meta)
+    typer.echo(f"wrote {out} ({dims}-d embedding from {len(set(labels))} people)")

@@ -106,8 +106,9 @@ def _embed_tracks(by_track: dict[int, list[TrackletWindow]], model: str) -> tupl
     """One unit vector per track: the mean of its windows' embeddings, renormalised."""
     from gait.embedders import get_embedder
 
-    # learned models embed from the BNNeck here: centred cosines make --threshold meaningful
-    kwargs = {} if model in ("baseline", "trivial") else {"embed_from": "bnneck"}
+    # learned models embed as the agents do (fitted projection, else BNNeck): centred cosines
+    # make --threshold meaningful
+    kwargs = {} if model in ("baseline", "trivial") else {"embed_from": "auto"}
     emb = get_embedder(model, **kwargs)
     vecs = {}
     for tid, ws in by_track.items():

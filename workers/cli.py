@@ -34,6 +34,7 @@ _MOUNTS: tuple[tuple[str, str, str, bool], ...] = (
     ("sim.cli", "app", "sim", True),
     ("gait.eval_cli", "app", "eval", True),
     ("gait.train_cli", "train", "train", False),
+    ("gait.train_cli", "fit_lda", "fit-lda", False),
     ("workers.analyze", "analyze", "analyze", False),
     ("workers.inspect", "inspect", "inspect", False),
     ("bench.cli", "app", "bench", True),

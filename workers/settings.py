@@ -21,9 +21,10 @@ class EmbedSettings(BaseSettings):
     model: str = Field("default", description="registered embedder name (default = the learned model, "
                                               "baseline = training-free GEI); env GAITLINE_EMBED_MODEL")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="env GAITLINE_EMBED_DEVICE")
-    embed_from: Literal["strips", "bnneck"] = Field(
-        "bnneck", description="learned models: which features form the vector; bnneck is centred, so cosine "
-                              "thresholds mean something across models; env GAITLINE_EMBED_EMBED_FROM")
+    embed_from: Literal["auto", "strips", "bnneck", "lda"] = Field(
+        "auto", description="learned models: which features form the vector; bnneck and lda are centred, so "
+                            "cosine thresholds mean something across models; auto = lda (the fitted projection) "
+                            "where the checkpoint has one, else bnneck; env GAITLINE_EMBED_EMBED_FROM")
     precision: Literal["auto", "fp32"] = Field(
         "auto", description="auto = fp16 on CUDA, bf16 on CPUs with native bf16 (AMX/AVX512-BF16), else fp32; "
                             "fp32 = never reduced; env GAITLINE_EMBED_PRECISION")

@@ -54,12 +54,12 @@ def _post(url: str, body: bytes, token: str) -> tuple[int, dict]:
 
 def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> None:
     clip = _clip(tmp_path / "clip.avi", 300)
-    # enrol the clip's three longest tracks the way the index would (mean BNNeck vector per identity)
+    # enrol the clip's three longest tracks the way the index would (mean vector per identity)
     fps, total = probe_video(clip)
     by_track, _ = collect_windows(network_for(clip, fps), total)
     longest = sorted(by_track, key=lambda t: -len(by_track[t]))[:3]
     assert len(longest) == 3 and len(by_track[longest[0]]) >= 3
-    emb = get_embedder("default", embed_from="bnneck")
+    emb = get_embedder("default", embed_from="auto")  # what the agents send: the fitted projection
     producer = KafkaProducer(**kafka.kafka_python_kwargs())
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     for tid in longest:

@@ -94,8 +94,9 @@ def test_windows_flow_to_sightings_and_bad_records_to_deadletter(kafka, stages, 
 
     embeddings = [Embedding.from_bytes(m.value) for m in _read_all(kafka, EMBEDDINGS.full_name(kafka.namespace), 6)]
     assert sorted(e.window_id for e in embeddings) == sorted(w.window_id for w in windows)
-    # the agents run the learned default model (bnneck features) unless told otherwise
-    assert all(e.model == "default+bnneck" and abs(np.linalg.norm(e.vector) - 1) < 1e-2 for e in embeddings)
+    # the agents run the learned default model through its fitted projection unless told otherwise
+    assert all(e.model == "default" and len(e.vector) == 48 and abs(np.linalg.norm(e.vector) - 1) < 1e-2
+               for e in embeddings)
 
     sightings = [Sighting.from_bytes(m.value) for m in _read_all(kafka, SIGHTINGS.full_name(kafka.namespace), 6)]
     assert len(sightings) == 6

@@ -1,0 +1,129 @@
+"""A linear projection fitted after training: regularised LDA on the model's strip features.
+
+The network is trained on a few dozen identities; what it has learnt to tell apart is spread
+over its 480 strip dimensions together with directions that mostly carry *how one person's
+sequences differ* (clothes, a bag, the view). Linear discriminant analysis, fitted on people
+the network never saw, keeps the directions in which people differ more than one person's
+recordings do: whiten by the within-person scatter, then keep the top eigenvectors of the
+between-person scatter in that whitened space. The map is ``(x - mean) @ weight``, stored as
+buffers of :class:`gait.model.Projection` and applied in fp32.
+
+Shrinkage (``shrink``) adds ``shrink * trace(Sw) / D`` to the within-person covariance's
+diagonal: with a few hundred people the raw covariance's small eigenvalues are noise, and
+whitening by them would amplify exactly that noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from streams.exceptions import GaitlineError
+
+
+class ProjectionError(GaitlineError):
+    """The projection cannot be fitted from what was given."""
+
+
+@dataclass(frozen=True)
+class Lda:
+    """A fitted projection: ``mean`` [D], ``weight`` [D, k], and the between/within variance
+    ratio of each kept direction (``ratios`` [k], descending)."""
+
+    mean: np.ndarray
+    weight: np.ndarray
+    ratios: np.ndarray
+
+
+def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: float = 1.0) -> Lda:
+    """Fit regularised LDA.
+
+    Args:
+        features: [m, D] one row per sequence.
+        labels: identity of each row.
+        dims: directions kept (at most the number of identities - 1).
+        shrink: diagonal loading of the within-person covariance, as a multiple of its mean
+            eigenvalue (0 = none).
+    """
+    x = np.asarray(features, np.float64)  # [m, D]
+    if x.ndim != 2 or len(x) != len(labels):
+        raise ProjectionError(f"features must be [m, D] with one label per row, got {x.shape} and {len(labels)}")
+    if not np.isfinite(x).all():
+        raise ProjectionError("features contain NaN or infinite values")
+    names, inv = np.unique(np.asarray(labels), return_inverse=True)
+    if len(names) < 2:
+        raise ProjectionError("LDA needs at least two identities")
+    if not 1 <= dims <= len(names) - 1:
+        raise ProjectionError(f"dims {dims}: must be 1..{len(names) - 1} (identities - 1) for {len(names)} identities")
+    if shrink < 0:
+        raise ProjectionError(f"shrink {shrink} must be >= 0")
+    d = x.shape[1]
+    counts = np.bincount(inv)  # [c]
+    if (counts < 2).any():
+        raise ProjectionError(f"{int((counts < 2).sum())} identities have one sequence: the within-person "
+                              "scatter needs two or more each")
+    mean = x.mean(axis=0)  # [D]
+    centres = np.zeros((len(names), d))  # [c, D]
+    np.add.at(centres, inv, x)
+    centres /= counts[:, None]
+    within = x - centres[inv]  # [m, D]
+    sw = within.T @ within / (len(x) - len(names))  # [D, D]
+    between = (centres - mean) * np.sqrt(counts)[:, None]  # [c, D], weighted by sequences
+    sb = between.T @ between / len(x)  # [D, D]
+    sw += shrink * np.trace(sw) / d * np.eye(d)
+    ew, ev = np.linalg.eigh(sw)
+    if ew.min() <= 0:
+        raise ProjectionError("the within-person covariance is singular: use shrink > 0")
+    whiten = ev / np.sqrt(ew)  # [D, D]
+    eb, u = np.linalg.eigh(whiten.T @ sb @ whiten)
+    order = np.argsort(eb)[::-1][:dims]
+    return Lda(mean=mean.astype(np.float32), weight=(whiten @ u[:, order]).astype(np.float32),
+               ratios=eb[order].astype(np.float32))
+
+
+def strip_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32) -> np.ndarray:
+    """Raw strip features, flattened, of whole sequences: [m, strip_dim * parts] float32.
+
+    Runs as inference does (eval mode, the device's native reduced precision), so the
+    projection is fitted on the numbers it will later see. ``sequences`` are [t, 64, 44] masks
+    (0/1); ``chunk`` sequences go through the network at a time.
+    """
+    import torch
+
+    from gait.checkpoint import autocast_dtype
+    from gait.quickeval import embed_sequences
+
+    dev = next(model.parameters()).device
+    dtype = autocast_dtype(dev)
+    model.eval()
+
+    def strips(batch: np.ndarray) -> np.ndarray:
+        out = []
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            for i in range(0, len(batch), chunk):  # bounded memory: a length group can hold hundreds
+                x = torch.from_numpy(np.ascontiguousarray(batch[i:i + chunk])).to(dev)  # [b, t, 64, 44]
+                out.append(model(x).strips.float().flatten(1).cpu().numpy())  # [b, d*p]
+        return np.concatenate(out)
+
+    # uint8 masks stay uint8 until their group is embedded (a float copy of a 124-person set is ~10 GB)
+    return embed_sequences(strips, sequences)
+
+
+def with_projection(model: Any, lda: Lda) -> Any:
+    """A copy of ``model`` that carries ``lda`` and embeds through it (``embed_from='lda'``)."""
+    import torch
+
+    from gait.model import GaitModel
+
+    cfg = replace(model.cfg, projection_dim=int(lda.weight.shape[1]), embed_from="lda")
+    if lda.weight.shape[0] != cfg.strips_dim:
+        raise ProjectionError(f"projection input {lda.weight.shape[0]} != the model's strips ({cfg.strips_dim})")
+    out = GaitModel(cfg)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("projection.")}
+    state["projection.mean"] = torch.from_numpy(lda.mean)
+    state["projection.weight"] = torch.from_numpy(lda.weight)
+    out.load_state_dict(state)
+    return out.eval()

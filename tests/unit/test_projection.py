@@ -1,0 +1,171 @@
+"""The LDA projection fitted after training: the maths, the model that carries it, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from gait.checkpoint import load_checkpoint, save_checkpoint
+from gait.embedders import get_embedder
+from gait.model import GaitModel, ModelConfig, profile_config
+from gait.projection import Lda, ProjectionError, fit_lda, strip_features, with_projection
+from sim.gaitset import make_subject
+from streams.exceptions import GaitlineError
+
+torch.set_num_threads(1)
+
+
+def _people(rng: np.random.Generator, n_people: int, per: int, nuisance: float) -> tuple[np.ndarray, list[str]]:
+    """Identity in 4 dims, plus 12 dims where each recording varies a lot (clothes, view)."""
+    centres = rng.normal(0, 1.0, (n_people, 4))
+    x, y = [], []
+    for i, c in enumerate(centres):
+        for _ in range(per):
+            x.append(np.concatenate([c + rng.normal(0, 0.3, 4), rng.normal(0, nuisance, 12)]))
+            y.append(f"p{i}")
+    return np.asarray(x), y
+
+
+def _rank1(x: np.ndarray, y: list[str]) -> float:
+    """Leave-one-out nearest neighbour by cosine."""
+    e = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sim = e @ e.T
+    np.fill_diagonal(sim, -np.inf)
+    lab = np.asarray(y)
+    return float((lab[sim.argmax(1)] == lab).mean())
+
+
+def test_lda_drops_the_directions_one_person_varies_in() -> None:
+    rng = np.random.default_rng(0)
+    x, y = _people(rng, 40, 6, nuisance=3.0)
+    lda = fit_lda(x, y, dims=4, shrink=0.1)
+    assert lda.mean.shape == (16,) and lda.weight.shape == (16, 4) and lda.weight.dtype == np.float32
+    assert (np.diff(lda.ratios) <= 1e-6).all() and lda.ratios[0] > 1
+    # the kept directions live in the 4 identity dims, not the 12 nuisance ones
+    share = np.linalg.norm(lda.weight[:4], axis=0) / np.linalg.norm(lda.weight, axis=0)
+    assert share.min() > 0.9
+    # on new people drawn the same way, nearest-neighbour identification gets much better
+    xt, yt = _people(np.random.default_rng(1), 30, 6, nuisance=3.0)
+    raw, projected = _rank1(xt, yt), _rank1((xt - lda.mean) @ lda.weight, yt)
+    assert projected > raw + 0.3, (raw, projected)
+
+
+@pytest.mark.parametrize(("kwargs", "msg"), [
+    ({"dims": 40}, "identities - 1"),
+    ({"dims": 0}, "identities - 1"),
+    ({"dims": 4, "shrink": -1.0}, "shrink"),
+])
+def test_bad_fit_requests_are_named(kwargs: dict[str, float], msg: str) -> None:
+    x, y = _people(np.random.default_rng(0), 10, 3, nuisance=1.0)
+    with pytest.raises(ProjectionError, match=msg):
+        fit_lda(x, y, **kwargs)  # type: ignore[arg-type]
+
+
+def test_degenerate_inputs_are_refused() -> None:
+    x, y = _people(np.random.default_rng(0), 10, 3, nuisance=1.0)
+    with pytest.raises(ProjectionError, match="two identities"):
+        fit_lda(x, ["a"] * len(x), dims=1)
+    with pytest.raises(ProjectionError, match="one sequence"):
+        fit_lda(x[:10], y[:10], dims=2)  # three rows each for p0..p2, one for p3
+    bad = x.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ProjectionError, match="NaN"):
+        fit_lda(bad, y, dims=2)
+    with pytest.raises(ProjectionError, match="singular"):
+        fit_lda(np.hstack([x, x]), y, dims=2, shrink=0.0)  # duplicated columns: rank-deficient
+    assert isinstance(ProjectionError("x"), GaitlineError)
+
+
+def test_lda_embedding_needs_a_projection() -> None:
+    with pytest.raises(ValueError, match="fitted projection"):
+        ModelConfig(embed_from="lda")
+    cfg = ModelConfig(projection_dim=8, embed_from="lda")
+    assert cfg.embed_dim == 8 and cfg.strips_dim == 15 * 32
+
+
+def _projected(tmp_path: Path) -> tuple[GaitModel, Lda, Path]:
+    torch.manual_seed(0)
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    rng = np.random.default_rng(0)
+    lda = Lda(mean=rng.normal(0, 1, m.cfg.strips_dim).astype(np.float32),
+              weight=rng.normal(0, 1, (m.cfg.strips_dim, 6)).astype(np.float32), ratios=np.ones(6, np.float32))
+    pm = with_projection(m, lda)
+    return m, lda, save_checkpoint(tmp_path / "p.pt", pm, meta={"dataset": str(tmp_path / "train")})
+
+
+def test_model_embeds_through_the_projection_and_round_trips(tmp_path: Path) -> None:
+    m, lda, path = _projected(tmp_path)
+    x = (torch.rand((3, 7, 64, 44), generator=torch.Generator().manual_seed(1)) > 0.5).float()
+    with torch.inference_mode():
+        strips = m(x).strips.flatten(1).numpy()  # [3, d*p]: the projection leaves the network alone
+    want = (strips - lda.mean) @ lda.weight
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    ck = load_checkpoint(path, device="cpu")
+    assert ck.config.projection_dim == 6 and ck.config.embed_from == "lda"
+    with torch.inference_mode():
+        got = ck.model(x).embedding.numpy()
+    assert got.shape == (3, 6) and np.allclose(got, want, atol=1e-4)
+    # the agents' embedder: auto picks the projection, bnneck stays available, fused BN agrees
+    emb = get_embedder("checkpoint", path=path, device="cpu", precision="fp32", embed_from="auto")
+    assert emb.dim == 6 and not emb.name.endswith("+lda")
+    assert np.allclose(emb.embed(x.numpy().astype(np.uint8)), want, atol=1e-3)
+    bn = get_embedder("checkpoint", path=path, device="cpu", embed_from="bnneck")
+    assert bn.dim == m.cfg.strips_dim and bn.name.endswith("+bnneck")
+
+
+def test_auto_falls_back_to_bnneck_and_lda_needs_a_fit(tmp_path: Path) -> None:
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    path = save_checkpoint(tmp_path / "plain.pt", m)
+    assert get_embedder("checkpoint", path=path, device="cpu", embed_from="auto").name.endswith("+bnneck")
+    with pytest.raises(GaitlineError, match="fit-lda"):
+        get_embedder("checkpoint", path=path, device="cpu", embed_from="lda")
+
+
+def test_projection_must_fit_the_strips() -> None:
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    wrong = Lda(mean=np.zeros(7, np.float32), weight=np.zeros((7, 2), np.float32), ratios=np.ones(2, np.float32))
+    with pytest.raises(ProjectionError, match="strips"):
+        with_projection(m, wrong)
+
+
+def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path) -> None:
+    from workers.cli import app
+
+    views, types = ("000", "090"), ("nm-01", "nm-02", "bg-01")
+    people = tmp_path / "seed9"
+    for s in (1, 2, 3, 4):
+        make_subject(9, s, 4, people, views=views, types=types)
+    base = tmp_path / "base.pt"
+    torch.manual_seed(0)
+    save_checkpoint(base, GaitModel(profile_config("tiny", num_classes=5)).eval(),
+                    meta={"dataset": str(tmp_path / "trainset")})
+    out = tmp_path / "lda.pt"
+    runner = CliRunner()
+    res = runner.invoke(app, ["fit-lda", "--model", str(base), "--dataset", str(people), "--out", str(out),
+                              "--dims", "3", "--shrink", "1.0"])
+    assert res.exit_code == 0, res.output
+    ck = load_checkpoint(out, device="cpu")
+    assert ck.config.projection_dim == 3 and ck.meta["projection"]["people"] == 4
+    assert ck.meta["projection"]["sequences"] == 4 * 2 * 3 and ck.meta["dataset"] == str(tmp_path / "trainset")
+    # the fitted map is the one fit_lda computes on the same features
+    base_ck = load_checkpoint(base, device="cpu")
+    from gait.train_cli import load_split
+
+    arrays, subj, _ = load_split(people, 0)
+    want = fit_lda(strip_features(base_ck.model, arrays), [f"0-{s}" for s in subj], dims=3, shrink=1.0)
+    assert np.allclose(ck.model.projection.weight.numpy(), want.weight, atol=1e-4)  # type: ignore[union-attr]
+    # people who trained the model, or more directions than people allow: one-line errors, exit 2
+    (tmp_path / "trainset").mkdir()
+    for args, needle in ((["--dataset", str(tmp_path / "trainset")], "never saw"),
+                         (["--dataset", str(people), "--dims", "9"], "identities - 1")):
+        proc = subprocess.run([sys.executable, "-m", "workers.cli", "fit-lda", "--model", str(base),
+                               "--out", str(tmp_path / "x.pt"), *args], capture_output=True, text=True, timeout=300)
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not (tmp_path / "x.pt").exists()
