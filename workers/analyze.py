@@ -191,7 +191,8 @@ def analyze(
     model: str = typer.Option("default", help="embedder name (gaitline models: default, baseline, ...)"),
     track: int | None = typer.Option(None, help="track to enrol (default: the one with most windows)"),
     threshold: float = typer.Option(0.85, help="cosine similarity needed to call a gallery match "
-                                    "(on real video strangers reach 0.5-0.8 with the synthetic-trained default)"),
+                                    "(on vtest.avi the default's track means of different tracks: median "
+                                    "0.45, p99 0.78; the two halves of one track: median 0.68)"),
 ) -> None:
     """Analyse one recording: tracks, gait parameters with plots, gallery matches; no Kafka needed."""
     if enrol is not None and gallery is None:
