@@ -94,7 +94,8 @@ def measure(identities: int, dim: int, queries: int, nprobe: int, candidates: in
 def index(
     json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
     identities: int = typer.Option(1_000_000, min=100, help="gallery size"),
-    dim: int = typer.Option(256, min=2, max=4096, help="vector length"),
+    dim: int = typer.Option(48, min=2, max=4096, help="vector length (48: the default model's projected "
+                                                      "embedding; 480 its raw strips, 4096 the large profile)"),
     queries: int = typer.Option(2000, min=10, help="timed single-vector searches"),
     kind: str = typer.Option("hnsw", help="approximate index: hnsw (the index stage's default) or ivf"),
     compare: bool = typer.Option(True, help="also measure the other kind in the same run, side by side"),
