@@ -161,7 +161,7 @@ def fit_lda(
     dataset: list[Path] = typer.Option(..., help="people the model never trained on, CASIA-B layout; every "
                                        "subject fits the projection (repeatable: more people, more dims)"),
     out: Path = typer.Option(..., help="checkpoint to write: the model plus the projection"),
-    dims: int = typer.Option(64, help="directions kept (the embedding's length)"),
+    dims: int = typer.Option(48, help="directions kept (the embedding's length; 48 was chosen for the default)"),
     shrink: float = typer.Option(1.0, min=0.0, help="diagonal loading of the within-person covariance"),
     val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
     val_subjects: int = typer.Option(50, help="identities of --val-dataset scored"),
@@ -171,6 +171,7 @@ def fit_lda(
     import torch
 
     from gait.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+    from gait.dataset import scan
     from gait.projection import ProjectionError, fit_lda, strip_features, with_projection
     from gait.quickeval import rank1_by_condition
 
@@ -180,8 +181,6 @@ def fit_lda(
         ck = load_checkpoint(model, device="cpu")
     except CheckpointError as exc:
         raise TrainError(str(exc)) from exc
-    from gait.dataset import scan
-
     trained_on = {Path(p).resolve() for p in [ck.meta.get("dataset"), *ck.meta.get("extra_datasets", [])] if p}
     people = 0
     for ds in dataset:
