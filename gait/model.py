@@ -11,7 +11,9 @@ GaitBase's ResNet-like backbone and separate strip FCs), written from the ideas:
 4. one separate linear layer per strip (``fcs``): strips see different body parts and must not
    share weights;
 5. a BNNeck (``bnnecks``) for training: batch-normalised features feed a cosine classifier
-   (cross-entropy), the pre-BN features feed the triplet loss.
+   (cross-entropy), the pre-BN features feed the triplet loss;
+6. after training, a fitted linear projection (``projection``, :mod:`gait.projection`) of the
+   pooled strips, optionally of the window and its mirror image together, to the embedding.
 
 Input convention (the same as OpenGait's CASIA-B configs): silhouettes 64 px high, 44 px
 wide (a 64x64 crop centred on the body with 10 px cut from each side), values in [0, 1].
@@ -44,8 +46,13 @@ class ModelConfig:
         strip_dim: output width of each strip's separate FC.
         num_classes: identities of the BNNeck classifier (training only).
         in_channels: silhouette channels (1).
-        projection_dim: output width of the fitted linear projection after the strips (LDA,
-            :mod:`gait.projection`; ``gaitline fit-lda``); 0 = the model has none.
+        projection_dim: output width of the fitted linear projection (LDA, :mod:`gait.projection`;
+            ``gaitline fit-lda``); 0 = the model has none.
+        projection_input: what the projection reads: ``strips`` (the strip FCs' outputs,
+            ``strip_dim`` per strip) or ``pyramid`` (the pooled strips *before* those FCs, the
+            backbone's width per strip: wider, and not squeezed onto the training identities).
+        projection_mirror: the projection also reads the same features of the left-right
+            mirrored window, concatenated (twice the backbone work per window).
         embed_from: ``strips`` (default, OpenGait's inference output) embeds the raw strip
             features: best rank-1 and TPIR on the synthetic protocol, but all vectors sit in a
             narrow cone (cosine ~0.99 between strangers), so a match threshold must be
@@ -65,6 +72,8 @@ class ModelConfig:
     in_channels: int = 1
     projection_dim: int = 0
     embed_from: Literal["strips", "bnneck", "lda"] = "strips"
+    projection_input: Literal["strips", "pyramid"] = "strips"
+    projection_mirror: bool = False
 
     def __post_init__(self) -> None:
         if not (len(self.channels) == len(self.layers) == len(self.strides)):
@@ -73,6 +82,8 @@ class ModelConfig:
             raise ValueError("channels and bins must be positive")
         if self.projection_dim < 0:
             raise ValueError("projection_dim must be >= 0")
+        if self.projection_input not in ("strips", "pyramid"):
+            raise ValueError(f"projection_input {self.projection_input!r}: strips or pyramid")
         if self.embed_from == "lda" and not self.projection_dim:
             raise ValueError("embed_from='lda' needs a fitted projection (projection_dim > 0; gaitline fit-lda)")
 
@@ -85,6 +96,12 @@ class ModelConfig:
     def strips_dim(self) -> int:
         """Length of the concatenated strip features (``strip_dim * parts``)."""
         return self.parts * self.strip_dim
+
+    @property
+    def projection_in_dim(self) -> int:
+        """Length of the features the projection reads (see ``projection_input``)."""
+        width = self.strip_dim if self.projection_input == "strips" else self.channels[-1]
+        return width * self.parts * (2 if self.projection_mirror else 1)
 
     @property
     def embed_dim(self) -> int:
@@ -272,11 +289,11 @@ class Projection(nn.Module):
         self.register_buffer("mean", torch.zeros(cin))
         self.register_buffer("weight", torch.zeros(cin, cout))
 
-    def forward(self, strips: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
         # fp32 whatever the autocast: strangers' raw strips agree to ~0.99 cosine, so the mean
         # removed here is most of each vector and bf16 would keep little of what is left
-        with torch.autocast(strips.device.type, enabled=False):
-            x = strips.float().flatten(1) - self.mean  # [n, d*p]
+        with torch.autocast(features.device.type, enabled=False):
+            x = features.float() - self.mean  # [n, D]
             return x @ self.weight  # [n, k]
 
 
@@ -286,7 +303,7 @@ class GaitOutput:
 
     Attributes:
         embedding: [n, embed_dim] unit-norm retrieval vector: per strip L2-normalised BNNeck
-            features or raw strips, concatenated, or the projected strips (``ModelConfig.embed_from``).
+            features or raw strips, concatenated, or the projected features (``ModelConfig.embed_from``).
         strips: [n, strip_dim, parts] per-strip features before the BNNeck (triplet loss input).
         logits: [n, num_classes, parts] BNNeck cosine logits, or None in eval mode.
     """
@@ -305,7 +322,34 @@ class GaitModel(nn.Module):
         self.backbone = Backbone(cfg)
         self.fcs = SeparateFCs(cfg.parts, self.backbone.out_channels, cfg.strip_dim)
         self.bnnecks = SeparateBNNecks(cfg.parts, cfg.strip_dim, cfg.num_classes)
-        self.projection = Projection(cfg.strips_dim, cfg.projection_dim) if cfg.projection_dim else None
+        self.projection = Projection(cfg.projection_in_dim, cfg.projection_dim) if cfg.projection_dim else None
+
+    def _encode(self, sils: torch.Tensor, mirror: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled strips before and after the strip FCs of ``sils`` [n, s, (1,) h, w], and with
+        ``mirror`` of its left-right mirror image after them: [m, c, p], [m, d, p], m = n or 2n."""
+        if sils.dim() == 4:
+            sils = sils.unsqueeze(2)  # [n, s, 1, h, w]
+        if mirror:
+            sils = torch.cat([sils, sils.flip(-1)])  # [2n, s, 1, h, w]: one backbone call for both
+        m, s = sils.shape[:2]
+        frames = sils.reshape(m * s, *sils.shape[2:])  # [m*s, 1, h, w]
+        fmap = self.backbone(frames)  # [m*s, c, h', w']
+        fmap = fmap.view(m, s, *fmap.shape[1:])  # [m, s, c, h', w']
+        pyramid = hpp(temporal_pool(fmap), self.cfg.bins)  # [m, c, p]
+        return pyramid, self.fcs(pyramid)  # [m, c, p], [m, d, p]
+
+    def _projection_features(self, pyramid: torch.Tensor, strips: torch.Tensor, n: int) -> torch.Tensor:
+        """What the projection reads, from :meth:`_encode`'s outputs: [n, projection_in_dim] fp32."""
+        src = (pyramid if self.cfg.projection_input == "pyramid" else strips).float().flatten(1)  # [m, D']
+        if self.cfg.projection_mirror:
+            return torch.cat([src[:n], src[n:]], dim=1)  # [n, 2D']
+        return src  # [n, D']
+
+    def projection_features(self, sils: torch.Tensor) -> torch.Tensor:
+        """The features the projection reads (``projection_input``, ``projection_mirror``) of a
+        batch of windows: [n, projection_in_dim] fp32. ``gaitline fit-lda`` fits on these."""
+        pyramid, strips = self._encode(sils, self.cfg.projection_mirror)  # [m, c, p], [m, d, p]
+        return self._projection_features(pyramid, strips, len(sils))
 
     def forward(self, sils: torch.Tensor, with_logits: bool | None = None) -> GaitOutput:
         """Embed a batch of windows.
@@ -314,14 +358,10 @@ class GaitModel(nn.Module):
             sils: silhouettes in [0, 1], [n, s, h, w] or [n, s, 1, h, w]; h, w = 64, 44.
             with_logits: compute BNNeck logits (default: only in training mode).
         """
-        if sils.dim() == 4:
-            sils = sils.unsqueeze(2)  # [n, s, 1, h, w]
-        n, s = sils.shape[:2]
-        frames = sils.reshape(n * s, *sils.shape[2:])  # [n*s, 1, h, w]
-        fmap = self.backbone(frames)  # [n*s, c, h', w']
-        fmap = fmap.view(n, s, *fmap.shape[1:])  # [n, s, c, h', w']
-        pooled = temporal_pool(fmap)  # [n, c, h', w']
-        strips = self.fcs(hpp(pooled, self.cfg.bins))  # [n, d, p]
+        n = len(sils)
+        lda = self.cfg.embed_from == "lda"
+        pyramid, both = self._encode(sils, lda and self.cfg.projection_mirror)  # [m, c, p], [m, d, p]
+        strips = both[:n]  # [n, d, p]: the window itself, never its mirror image
         logits = None
         if with_logits or (with_logits is None and self.training):
             feat, logits = self.bnnecks(strips)  # [n, d, p], [n, k, p]
@@ -329,9 +369,9 @@ class GaitModel(nn.Module):
             feat = self.bnnecks.normalised(strips)  # [n, d, p]
         else:
             feat = strips
-        if self.cfg.embed_from == "lda":
+        if lda:
             assert self.projection is not None  # ModelConfig guarantees it
-            emb = F.normalize(self.projection(strips), dim=1)  # [n, k]
+            emb = F.normalize(self.projection(self._projection_features(pyramid, both, n)), dim=1)  # [n, k]
             return GaitOutput(embedding=emb, strips=strips, logits=logits)
         if self.cfg.embed_from == "strips":
             feat = strips

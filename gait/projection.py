@@ -8,6 +8,14 @@ recordings do: whiten by the within-person scatter, then keep the top eigenvecto
 between-person scatter in that whitened space. The map is ``(x - mean) @ weight``, stored as
 buffers of :class:`gait.model.Projection` and applied in fp32.
 
+What it reads (``ModelConfig.projection_input``): the strip FCs' outputs (``strips``, 480-d for
+the default profile), or the pooled strips before those FCs (``pyramid``, 1 920-d): the FCs were
+trained to separate the training identities and squeeze out what did not serve them, some of
+which separates other people. With ``projection_mirror`` it also reads the same features of the
+left-right mirrored window, side by side: the mirror image is roughly the same walker seen
+from their other side, which the network may encode differently; the fit combines both
+(measured in ``gait/checkpoints/README.md``).
+
 Shrinkage (``shrink``) adds ``shrink * trace(Sw) / D`` to the within-person covariance's
 diagonal: with a few hundred people the raw covariance's small eigenvalues are noise, and
 whitening by them would amplify exactly that noise.
@@ -15,7 +23,7 @@ whitening by them would amplify exactly that noise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -84,13 +92,11 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
                ratios=eb[order].astype(np.float32))
 
 
-def strip_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32) -> np.ndarray:
-    """Raw strip features, flattened, of whole sequences: [m, strip_dim * parts] float32.
-
-    Runs as inference does (eval mode, the device's native reduced precision), so the
-    projection is fitted on the numbers it will later see. ``sequences`` are [t, 64, 44] masks
-    (0/1); ``chunk`` sequences go through the network at a time.
-    """
+def _sequence_features(model: Any, sequences: Sequence[np.ndarray], fn: Callable[[Any], Any],
+                       chunk: int) -> np.ndarray:
+    """``fn(batch)`` -> [b, D] of whole sequences, run as inference runs (eval mode, the device's
+    native reduced precision), so the projection is fitted on the numbers it will later see.
+    ``sequences`` are [t, 64, 44] masks (0/1); ``chunk`` sequences go through at a time."""
     import torch
 
     from gait.checkpoint import autocast_dtype
@@ -100,30 +106,58 @@ def strip_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32)
     dtype = autocast_dtype(dev)
     model.eval()
 
-    def strips(batch: np.ndarray) -> np.ndarray:
+    def run(batch: np.ndarray) -> np.ndarray:
         out = []
         with torch.inference_mode(), torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             for i in range(0, len(batch), chunk):  # bounded memory: a length group can hold hundreds
                 x = torch.from_numpy(np.ascontiguousarray(batch[i:i + chunk])).to(dev)  # [b, t, 64, 44]
-                out.append(model(x).strips.float().flatten(1).cpu().numpy())  # [b, d*p]
+                out.append(fn(x).float().flatten(1).cpu().numpy())  # [b, D]
         return np.concatenate(out)
 
-    # uint8 masks stay uint8 until their group is embedded (a float copy of a 124-person set is ~10 GB)
-    return embed_sequences(strips, sequences)
+    return embed_sequences(run, sequences)
+
+
+def strip_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32) -> np.ndarray:
+    """Raw strip features, flattened, of whole sequences: [m, strip_dim * parts] float32."""
+    return _sequence_features(model, sequences, lambda x: model(x).strips, chunk)
+
+
+def projection_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32) -> np.ndarray:
+    """What ``model``'s projection reads (``projection_input``, ``projection_mirror`` of its
+    config), of whole sequences: [m, projection_in_dim] float32."""
+    return _sequence_features(model, sequences, model.projection_features, chunk)
+
+
+def reading(model: Any, source: str, mirror: bool) -> Any:
+    """A copy of ``model`` (without a projection) whose :meth:`projection_features` read
+    ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror``."""
+    cfg = replace(model.cfg, projection_dim=0, embed_from=_unprojected(model.cfg.embed_from),
+                  projection_input=source, projection_mirror=mirror)
+    return _rebuilt(model, cfg, {})
 
 
 def with_projection(model: Any, lda: Lda) -> Any:
-    """A copy of ``model`` that carries ``lda`` and embeds through it (``embed_from='lda'``)."""
+    """A copy of ``model`` that carries ``lda`` and embeds through it (``embed_from='lda'``).
+
+    ``lda`` must have been fitted on ``model``'s :func:`projection_features`."""
     import torch
 
+    cfg = replace(model.cfg, projection_dim=int(lda.weight.shape[1]), embed_from="lda")
+    if lda.weight.shape[0] != cfg.projection_in_dim:
+        raise ProjectionError(f"projection input {lda.weight.shape[0]} != the model's {cfg.projection_input} "
+                              f"features ({cfg.projection_in_dim})")
+    return _rebuilt(model, cfg, {"projection.mean": torch.from_numpy(lda.mean),
+                                 "projection.weight": torch.from_numpy(lda.weight)})
+
+
+def _unprojected(embed_from: str) -> str:
+    return "strips" if embed_from == "lda" else embed_from
+
+
+def _rebuilt(model: Any, cfg: Any, extra: dict[str, Any]) -> Any:
     from gait.model import GaitModel
 
-    cfg = replace(model.cfg, projection_dim=int(lda.weight.shape[1]), embed_from="lda")
-    if lda.weight.shape[0] != cfg.strips_dim:
-        raise ProjectionError(f"projection input {lda.weight.shape[0]} != the model's strips ({cfg.strips_dim})")
     out = GaitModel(cfg)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("projection.")}
-    state["projection.mean"] = torch.from_numpy(lda.mean)
-    state["projection.weight"] = torch.from_numpy(lda.weight)
-    out.load_state_dict(state)
+    out.load_state_dict({**state, **extra})
     return out.eval()

@@ -24,6 +24,9 @@ class TrainError(GaitlineError):
     """The training request cannot be carried out (bad dataset, profile or options)."""
 
 
+FIT_PEOPLE_PER_PASS = 8  # fit-lda loads and embeds this many people's sequences at a time
+
+
 def load_split(dataset: Path, first: int, last: int | None = None, max_frames: int | None = None,
                transform: Callable[[np.ndarray], np.ndarray] | None = None,
                ) -> tuple[list[np.ndarray], list[str], list[Any]]:
@@ -163,6 +166,9 @@ def fit_lda(
     out: Path = typer.Option(..., help="checkpoint to write: the model plus the projection"),
     dims: int = typer.Option(48, help="directions kept (the embedding's length; 48 was chosen for the default)"),
     shrink: float = typer.Option(1.0, min=0.0, help="diagonal loading of the within-person covariance"),
+    features: str = typer.Option("pyramid", "--input", help="what the projection reads: 'pyramid' (pooled strips "
+                                 "before the strip FCs) or 'strips' (the FCs' outputs)"),
+    mirror: bool = typer.Option(True, help="also read the left-right mirrored window (twice the backbone work)"),
     val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
     val_subjects: int = typer.Option(50, help="identities of --val-dataset scored"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
@@ -172,9 +178,11 @@ def fit_lda(
 
     from gait.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from gait.dataset import scan
-    from gait.projection import ProjectionError, fit_lda, strip_features, with_projection
+    from gait.projection import ProjectionError, fit_lda, projection_features, reading, strip_features, with_projection
     from gait.quickeval import rank1_by_condition
 
+    if features not in ("pyramid", "strips"):
+        raise TrainError(f"--input {features!r}: pyramid or strips")
     if threads:
         torch.set_num_threads(threads)
     try:
@@ -192,26 +200,33 @@ def fit_lda(
         people += len({s.subject for s in scan(ds)})
     if not 1 <= dims <= people - 1:  # checked before the slow part: embedding every sequence
         raise TrainError(f"--dims {dims}: must be 1..{people - 1} (identities - 1) for {people} identities")
-    feats, labels = [], []
+    base = reading(ck.model, features, mirror)
+    feats: list[np.ndarray] = []
+    labels: list[str] = []
     for i, ds in enumerate(dataset):
-        arrays, subj, _ = load_split(ds, 0)
-        typer.echo(f"{ds}: {len(arrays)} sequences of {len(set(subj))} people", err=True)
-        feats.append(strip_features(ck.model, arrays))
-        labels += [f"{i}-{s}" for s in subj]  # subject 001 of two seeds is two people
+        count, before = len({s.subject for s in scan(ds)}), len(labels)
+        # a few people at a time: the masks of a 124-person set are ~3 GB, the features kept
+        # a few KB per sequence
+        for first in range(0, count, FIT_PEOPLE_PER_PASS):
+            arrays, subj, _ = load_split(ds, first, first + FIT_PEOPLE_PER_PASS)
+            feats.append(projection_features(base, arrays))
+            labels += [f"{i}-{s}" for s in subj]  # subject 001 of two seeds is two people
+        typer.echo(f"{ds}: {len(labels) - before} sequences of {count} people", err=True)
     try:
         lda = fit_lda(np.concatenate(feats), labels, dims=dims, shrink=shrink)
     except ProjectionError as exc:
         raise TrainError(str(exc)) from exc
-    projected = with_projection(ck.model, lda)
+    projected = with_projection(base, lda)
     meta = {**ck.meta, "projection": {
-        "kind": "lda", "dims": dims, "shrink": shrink, "people": len(set(labels)), "sequences": len(labels),
+        "kind": "lda", "dims": dims, "shrink": shrink, "input": features, "mirror": mirror,
+        "people": len(set(labels)), "sequences": len(labels),
         "datasets": [str(d.resolve()) for d in dataset], "base_version": ck.version,
         "command": "gaitline fit-lda " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])}}
     if val_dataset is not None:
         arrays, subj, recs = load_split(val_dataset, 0, val_subjects)
         raw = strip_features(ck.model, arrays).reshape(len(arrays), ck.config.strip_dim, -1)  # [m, d, p]
         views = {"before": raw / np.linalg.norm(raw, axis=1, keepdims=True),  # the raw strips' embedding
-                 "after": (raw.reshape(len(raw), -1) - lda.mean) @ lda.weight}
+                 "after": (projection_features(base, arrays) - lda.mean) @ lda.weight}
         scores = {k: rank1_by_condition(v.reshape(len(v), -1) / np.linalg.norm(v.reshape(len(v), -1), axis=1,
                                                                                keepdims=True),
                                         subj, [r.type for r in recs], [r.view for r in recs])

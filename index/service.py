@@ -45,7 +45,7 @@ MODEL_THRESHOLDS: dict[str, float] = {
     # ten or so, and a false merge tells a control room wrong places. On the 4-camera simulated
     # cities (`demo --city` + `eval mtmc`) IDF1 is 0.695 (seed 3) and 0.692 (seed 5) at 0.70,
     # 0.619 / 0.593 at 0.59.
-    "default": 0.70,
+    "default": 0.68,
     # the same checkpoint's BNNeck features (GAITLINE_EMBED_EMBED_FROM=bnneck), same rule: strangers'
     # median 0.13, p99.9 0.70, p99.99 0.78; same person median 0.48. City IDF1 at 0.78: 0.619 / 0.628.
     "default+bnneck": 0.78,

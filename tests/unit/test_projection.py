@@ -13,8 +13,15 @@ from typer.testing import CliRunner
 
 from gait.checkpoint import load_checkpoint, save_checkpoint
 from gait.embedders import get_embedder
-from gait.model import GaitModel, ModelConfig, profile_config
-from gait.projection import Lda, ProjectionError, fit_lda, strip_features, with_projection
+from gait.model import GaitModel, ModelConfig, hpp, profile_config, temporal_pool
+from gait.projection import (
+    Lda,
+    ProjectionError,
+    fit_lda,
+    projection_features,
+    reading,
+    with_projection,
+)
 from sim.gaitset import make_subject
 from streams.exceptions import GaitlineError
 
@@ -119,6 +126,41 @@ def test_model_embeds_through_the_projection_and_round_trips(tmp_path: Path) -> 
     assert bn.dim == m.cfg.strips_dim and bn.name.endswith("+bnneck")
 
 
+def _pyramid(m: GaitModel, x: torch.Tensor) -> np.ndarray:
+    """Pooled strips before the strip FCs, computed here step by step: [n, c*p]."""
+    n, s = x.shape[:2]
+    fmap = m.backbone(x.reshape(n * s, 1, 64, 44))
+    return hpp(temporal_pool(fmap.view(n, s, *fmap.shape[1:])), m.cfg.bins).flatten(1).numpy()
+
+
+def test_mirrored_pyramid_projection_reads_both_images() -> None:
+    torch.manual_seed(0)
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    base = reading(m, "pyramid", mirror=True)
+    width = m.cfg.channels[-1] * m.cfg.parts
+    assert base.cfg.projection_in_dim == 2 * width and reading(m, "strips", False).cfg.projection_in_dim == 15 * 32
+    x = (torch.rand((3, 7, 64, 44), generator=torch.Generator().manual_seed(2)) > 0.5).float()
+    with torch.inference_mode():
+        plain, flipped = _pyramid(m, x), _pyramid(m, x.flip(-1))
+        feats = base.projection_features(x).numpy()
+    assert feats.shape == (3, 2 * width)
+    assert np.allclose(feats, np.concatenate([plain, flipped], 1), atol=1e-4)
+    rng = np.random.default_rng(3)
+    half = rng.normal(0, 1, (width, 5)).astype(np.float32)
+    # the same weights on both halves: the embedding cannot tell a window from its mirror image
+    sym = with_projection(base, Lda(mean=np.zeros(2 * width, np.float32), weight=np.vstack([half, half]),
+                                    ratios=np.ones(5, np.float32)))
+    with torch.inference_mode():
+        a, b, other = sym(x), sym(x.flip(-1)), sym(x[[1, 2, 0]])
+        raw = m(x).strips
+    assert np.allclose(a.embedding.numpy(), b.embedding.numpy(), atol=1e-4)
+    assert not np.allclose(a.embedding.numpy(), other.embedding.numpy(), atol=1e-2)
+    assert a.strips.shape == raw.shape and torch.allclose(a.strips, raw, atol=1e-5)  # the window's own strips
+    # the helper that fit-lda uses returns the same features, sequence by sequence, in inference precision
+    got = projection_features(base, [x[i].numpy().astype(np.uint8) for i in range(3)])
+    assert np.allclose(got, feats, rtol=2e-2, atol=2e-3)  # bf16 where the CPU runs it natively
+
+
 def test_auto_falls_back_to_bnneck_and_lda_needs_a_fit(tmp_path: Path) -> None:
     m = GaitModel(profile_config("tiny", num_classes=5)).eval()
     path = save_checkpoint(tmp_path / "plain.pt", m)
@@ -134,8 +176,11 @@ def test_projection_must_fit_the_strips() -> None:
         with_projection(m, wrong)
 
 
-def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path) -> None:
+def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gait.train_cli
     from workers.cli import app
+
+    monkeypatch.setattr(gait.train_cli, "FIT_PEOPLE_PER_PASS", 3)  # two passes: 3 people, then 1
 
     views, types = ("000", "090"), ("nm-01", "nm-02", "bg-01")
     people = tmp_path / "seed9"
@@ -153,12 +198,14 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path) -> None:
     ck = load_checkpoint(out, device="cpu")
     assert ck.config.projection_dim == 3 and ck.meta["projection"]["people"] == 4
     assert ck.meta["projection"]["sequences"] == 4 * 2 * 3 and ck.meta["dataset"] == str(tmp_path / "trainset")
-    # the fitted map is the one fit_lda computes on the same features
+    # the fitted map is the one fit_lda computes on the same features, embedded in one pass
     base_ck = load_checkpoint(base, device="cpu")
     from gait.train_cli import load_split
 
     arrays, subj, _ = load_split(people, 0)
-    want = fit_lda(strip_features(base_ck.model, arrays), [f"0-{s}" for s in subj], dims=3, shrink=1.0)
+    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True), arrays)
+    want = fit_lda(feats, [f"0-{s}" for s in subj], dims=3, shrink=1.0)
+    assert ck.config.projection_input == "pyramid" and ck.config.projection_mirror
     assert np.allclose(ck.model.projection.weight.numpy(), want.weight, atol=1e-4)  # type: ignore[union-attr]
     # people who trained the model, or more directions than people allow: one-line errors, exit 2
     (tmp_path / "trainset").mkdir()
