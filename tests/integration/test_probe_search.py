@@ -91,7 +91,12 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
         found = {t["track"]: t for t in res["tracks"]}
         for tid in longest:  # the same frames give the same tracks: each finds its own identity
             assert found[tid]["match"] == f"p-track{tid}", found[tid]
-            assert found[tid]["candidates"][0]["share"] >= 0.5
+            # at the threshold calibrated on simulated strangers (p99.99), real footage clears it
+            # less often: 40-100 % of a track's windows accept their own identity here, and no
+            # window of these tracks accepts another one
+            own, *others = found[tid]["candidates"]
+            assert own["share"] >= 1 / 3 and all(c["windows_accepted"] == 0 for c in others), found[tid]
+            assert all(own["mean_similarity"] > c["mean_similarity"] + 0.2 for c in others), found[tid]
             assert found[tid]["seen"]["cameras"] == ["vtest"]
         audit = {(e.action, e.subject) for e in store.audit_log()}
         assert ("api.probe", f"clip:{res['clip']}") in audit
