@@ -210,7 +210,8 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: 
     # people who trained the model, or more directions than people allow: one-line errors, exit 2
     (tmp_path / "trainset").mkdir()
     for args, needle in ((["--dataset", str(tmp_path / "trainset")], "never saw"),
-                         (["--dataset", str(people), "--dims", "9"], "identities - 1")):
+                         (["--dataset", str(people), "--dims", "9"], "identities - 1"),
+                         (["--dataset", str(people), "--input", "bnneck"], "pyramid or strips")):
         proc = subprocess.run([sys.executable, "-m", "workers.cli", "fit-lda", "--model", str(base),
                                "--out", str(tmp_path / "x.pt"), *args], capture_output=True, text=True, timeout=300)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
