@@ -114,6 +114,7 @@ def _sequence_features(model: Any, sequences: Sequence[np.ndarray], fn: Callable
                 out.append(fn(x).float().flatten(1).cpu().numpy())  # [b, D]
         return np.concatenate(out)
 
+    # uint8 masks stay uint8 until their length group is embedded
     return embed_sequences(run, sequences)
 
 
@@ -131,8 +132,9 @@ def projection_features(model: Any, sequences: Sequence[np.ndarray], chunk: int 
 def reading(model: Any, source: str, mirror: bool) -> Any:
     """A copy of ``model`` (without a projection) whose :meth:`projection_features` read
     ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror``."""
-    cfg = replace(model.cfg, projection_dim=0, embed_from=_unprojected(model.cfg.embed_from),
-                  projection_input=source, projection_mirror=mirror)
+    embed_from = "strips" if model.cfg.embed_from == "lda" else model.cfg.embed_from  # lda needs a projection
+    cfg = replace(model.cfg, projection_dim=0, embed_from=embed_from, projection_input=source,
+                  projection_mirror=mirror)
     return _rebuilt(model, cfg, {})
 
 
@@ -148,10 +150,6 @@ def with_projection(model: Any, lda: Lda) -> Any:
                               f"features ({cfg.projection_in_dim})")
     return _rebuilt(model, cfg, {"projection.mean": torch.from_numpy(lda.mean),
                                  "projection.weight": torch.from_numpy(lda.weight)})
-
-
-def _unprojected(embed_from: str) -> str:
-    return "strips" if embed_from == "lda" else embed_from
 
 
 def _rebuilt(model: Any, cfg: Any, extra: dict[str, Any]) -> Any:
