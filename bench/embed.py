@@ -6,7 +6,8 @@ plain fp32 side by side) on 30-frame 64x44 windows. The
 profile's committed checkpoint is used when it exists; otherwise an untrained model of the
 same sizes (speed does not depend on the weights). Prints a speed table across model sizes,
 then, as the last line with ``--json``, one JSON object: ``device``, ``windows_per_s``,
-``ms_per_window``, ``profile`` (+ ``cuda`` when a GPU was measured too, and ``table``).
+``ms_per_window``, ``profile``, ``allocator`` (``keep`` when freed tensor memory stays in the
+process, :mod:`gait.allocator`) (+ ``cuda`` when a GPU was measured too, and ``table``).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def embed(
     """Benchmark gait embedding throughput (windows/s of 30-frame 64x44 windows)."""
     import torch
 
+    from gait.allocator import in_effect
+
     torch.set_num_threads(threads)
     has_cuda = torch.cuda.is_available()
     if device not in (None, "cpu", "cuda"):
@@ -121,7 +124,8 @@ def embed(
     summary: dict[str, Any] = {"device": first["device"], "windows_per_s": first["windows_per_s"],
                                "ms_per_window": first["ms_per_window"], "profile": profile,
                                "precision": first["precision"],
-                               "threads": threads, "batch": first["batch"], "frames": 30}
+                               "threads": threads, "batch": first["batch"], "frames": 30,
+                               "allocator": in_effect()}
     if "cuda" in main and devices[0] != "cuda":
         summary["cuda"] = main["cuda"]
     if fp32:

@@ -62,8 +62,11 @@ _mount()
 
 def main() -> None:
     """Entry point of the ``gaitline`` console script."""
+    from gait.allocator import tune_allocator
+
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        tune_allocator()  # before any tensor: freed activations stay in the process (gait/allocator.py)
         app()  # standalone mode: usage errors print themselves and exit 2
     except GaitlineError as exc:
         typer.echo(f"error: {exc}", err=True)
