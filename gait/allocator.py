@@ -65,6 +65,20 @@ def tune_allocator(mode: str | None = None) -> bool:
     return True
 
 
+def release_memory() -> bool:
+    """Hand the freed memory kept in the heap back to the kernel (``malloc_trim``), for a process
+    that moves from embedding to a different, large job (``gaitline fit-lda``: its LDA); True
+    when glibc released something."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    trim = getattr(libc, "malloc_trim", None)
+    return bool(trim(0)) if trim is not None else False
+
+
 def in_effect() -> str:
     """``keep`` once :func:`tune_allocator` took effect in this process, else ``system``."""
     return _in_effect

@@ -13,8 +13,9 @@ the default profile), or the pooled strips before those FCs (``pyramid``, 1 920-
 trained to separate the training identities and squeeze out what did not serve them, some of
 which separates other people. With ``projection_mirror`` it also reads the same features of the
 left-right mirrored window, side by side: the mirror image is roughly the same walker seen
-from their other side, which the network may encode differently; the fit combines both
-(measured in ``gait/checkpoints/README.md``).
+from their other side, which the network may encode differently; the fit combines both.
+With ``projection_frame_mean`` it reads each of those pooled over the frames by their mean as
+well as by the network's max (measured in ``gait/checkpoints/README.md``).
 
 Shrinkage (``shrink``) adds ``shrink * trace(Sw) / D`` to the within-person covariance's
 diagonal: with a few hundred people the raw covariance's small eigenvalues are noise, and
@@ -30,6 +31,8 @@ from typing import Any
 import numpy as np
 
 from streams.exceptions import GaitlineError
+
+_ROWS = 2048  # feature rows per chunk of the scatter sums
 
 
 class ProjectionError(GaitlineError):
@@ -56,7 +59,7 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
         shrink: diagonal loading of the within-person covariance, as a multiple of its mean
             eigenvalue (0 = none).
     """
-    x = np.asarray(features, np.float64)  # [m, D]
+    x = np.asarray(features)  # [m, D]; float32 stays float32: the sums below are float64, by chunks
     if x.ndim != 2 or len(x) != len(labels):
         raise ProjectionError(f"features must be [m, D] with one label per row, got {x.shape} and {len(labels)}")
     if not np.isfinite(x).all():
@@ -73,30 +76,43 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
     if (counts < 2).any():
         raise ProjectionError(f"{int((counts < 2).sum())} identities have one sequence: the within-person "
                               "scatter needs two or more each")
-    mean = x.mean(axis=0)  # [D]
+    # row chunks: a float64 copy of 27 000 x 7 680 features would be 1.7 GB, and its centred
+    # copy as much again
+    chunks = [slice(i, i + _ROWS) for i in range(0, len(x), _ROWS)]
     centres = np.zeros((len(names), d))  # [c, D]
-    np.add.at(centres, inv, x)
+    for sl in chunks:
+        centres += np.eye(len(names))[inv[sl]].T @ x[sl].astype(np.float64)  # one-hot rows sum each person
+    mean = centres.sum(axis=0) / len(x)  # [D]
     centres /= counts[:, None]
-    within = x - centres[inv]  # [m, D]
-    sw = within.T @ within / (len(x) - len(names))  # [D, D]
+    sw = np.zeros((d, d))  # [D, D]
+    for sl in chunks:
+        within = x[sl].astype(np.float64) - centres[inv[sl]]  # [rows, D]
+        sw += within.T @ within
+    sw /= len(x) - len(names)
     between = (centres - mean) * np.sqrt(counts)[:, None]  # [c, D], weighted by sequences
     sb = between.T @ between / len(x)  # [D, D]
-    sw += shrink * np.trace(sw) / d * np.eye(d)
+    sw[np.diag_indices(d)] += shrink * np.trace(sw) / d
     ew, ev = np.linalg.eigh(sw)
+    del sw  # [D, D] matrices are 470 MB each at D = 7 680: keep few alive
     if ew.min() <= 0:
         raise ProjectionError("the within-person covariance is singular: use shrink > 0")
-    whiten = ev / np.sqrt(ew)  # [D, D]
-    eb, u = np.linalg.eigh(whiten.T @ sb @ whiten)
+    ev /= np.sqrt(ew)
+    whiten = ev  # [D, D]
+    sb = whiten.T @ sb
+    eb, u = np.linalg.eigh(sb @ whiten)
+    del sb
     order = np.argsort(eb)[::-1][:dims]
     return Lda(mean=mean.astype(np.float32), weight=(whiten @ u[:, order]).astype(np.float32),
                ratios=eb[order].astype(np.float32))
 
 
 def _sequence_features(model: Any, sequences: Sequence[np.ndarray], fn: Callable[[Any], Any],
-                       chunk: int) -> np.ndarray:
+                       frames: int) -> np.ndarray:
     """``fn(batch)`` -> [b, D] of whole sequences, run as inference runs (eval mode, the device's
     native reduced precision), so the projection is fitted on the numbers it will later see.
-    ``sequences`` are [t, 64, 44] masks (0/1); ``chunk`` sequences go through at a time."""
+    ``sequences`` are [t, 64, 44] masks (0/1); each call takes about ``frames`` frames (as many
+    sequences as fit, at least one): equal-sized calls let the kept heap serve every length
+    (:mod:`gait.allocator`)."""
     import torch
 
     from gait.checkpoint import autocast_dtype
@@ -109,8 +125,9 @@ def _sequence_features(model: Any, sequences: Sequence[np.ndarray], fn: Callable
     def run(batch: np.ndarray) -> np.ndarray:
         out = []
         with torch.inference_mode(), torch.autocast(dev.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            for i in range(0, len(batch), chunk):  # bounded memory: a length group can hold hundreds
-                x = torch.from_numpy(np.ascontiguousarray(batch[i:i + chunk])).to(dev)  # [b, t, 64, 44]
+            step = max(1, frames // batch.shape[1])  # bounded memory: a length group can hold hundreds
+            for i in range(0, len(batch), step):
+                x = torch.from_numpy(np.ascontiguousarray(batch[i:i + step])).to(dev)  # [b, t, 64, 44]
                 out.append(fn(x).float().flatten(1).cpu().numpy())  # [b, D]
         return np.concatenate(out)
 
@@ -118,23 +135,24 @@ def _sequence_features(model: Any, sequences: Sequence[np.ndarray], fn: Callable
     return embed_sequences(run, sequences)
 
 
-def strip_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32) -> np.ndarray:
+def strip_features(model: Any, sequences: Sequence[np.ndarray], frames: int = 2048) -> np.ndarray:
     """Raw strip features, flattened, of whole sequences: [m, strip_dim * parts] float32."""
-    return _sequence_features(model, sequences, lambda x: model(x).strips, chunk)
+    return _sequence_features(model, sequences, lambda x: model(x).strips, frames)
 
 
-def projection_features(model: Any, sequences: Sequence[np.ndarray], chunk: int = 32) -> np.ndarray:
+def projection_features(model: Any, sequences: Sequence[np.ndarray], frames: int = 2048) -> np.ndarray:
     """What ``model``'s projection reads (``projection_input``, ``projection_mirror`` of its
     config), of whole sequences: [m, projection_in_dim] float32."""
-    return _sequence_features(model, sequences, model.projection_features, chunk)
+    return _sequence_features(model, sequences, model.projection_features, frames)
 
 
-def reading(model: Any, source: str, mirror: bool) -> Any:
+def reading(model: Any, source: str, mirror: bool, frame_mean: bool = False) -> Any:
     """A copy of ``model`` (without a projection) whose :meth:`projection_features` read
-    ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror``."""
+    ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror`` and the
+    frames' mean next to their max if ``frame_mean``."""
     embed_from = "strips" if model.cfg.embed_from == "lda" else model.cfg.embed_from  # lda needs a projection
     cfg = replace(model.cfg, projection_dim=0, embed_from=embed_from, projection_input=source,
-                  projection_mirror=mirror)
+                  projection_mirror=mirror, projection_frame_mean=frame_mean)
     return _rebuilt(model, cfg, {})
 
 

@@ -169,6 +169,10 @@ def fit_lda(
     features: str = typer.Option("pyramid", "--input", help="what the projection reads: 'pyramid' (pooled strips "
                                  "before the strip FCs) or 'strips' (the FCs' outputs)"),
     mirror: bool = typer.Option(True, help="also read the left-right mirrored window (twice the backbone work)"),
+    frame_mean: bool = typer.Option(True, help="also read the features pooled by the frames' mean next to "
+                                    "their max (twice the numbers, no backbone work)"),
+    frames: int | None = typer.Option(None, min=1, help="embed the first N frames of each sequence, not all of "
+                                      "it (30 = the pipeline's window; about half the time of whole sequences)"),
     val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
     val_subjects: int = typer.Option(50, help="identities of --val-dataset scored"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
@@ -176,6 +180,7 @@ def fit_lda(
     """Fit a linear projection (regularised LDA) after a trained model, on people it never saw."""
     import torch
 
+    from gait.allocator import release_memory
     from gait.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from gait.dataset import scan
     from gait.projection import ProjectionError, fit_lda, projection_features, reading, strip_features, with_projection
@@ -200,7 +205,7 @@ def fit_lda(
         people += len({s.subject for s in scan(ds)})
     if not 1 <= dims <= people - 1:  # checked before the slow part: embedding every sequence
         raise TrainError(f"--dims {dims}: must be 1..{people - 1} (identities - 1) for {people} identities")
-    base = reading(ck.model, features, mirror)
+    base = reading(ck.model, features, mirror, frame_mean)
     feats: list[np.ndarray] = []
     labels: list[str] = []
     for i, ds in enumerate(dataset):
@@ -208,10 +213,11 @@ def fit_lda(
         # a few people at a time: the masks of a 124-person set are ~3 GB, the features kept
         # a few KB per sequence
         for first in range(0, count, FIT_PEOPLE_PER_PASS):
-            arrays, subj, _ = load_split(ds, first, first + FIT_PEOPLE_PER_PASS)
+            arrays, subj, _ = load_split(ds, first, first + FIT_PEOPLE_PER_PASS, max_frames=frames)
             feats.append(projection_features(base, arrays))
             labels += [f"{i}-{s}" for s in subj]  # subject 001 of two seeds is two people
         typer.echo(f"{ds}: {len(labels) - before} sequences of {count} people", err=True)
+    release_memory()  # the network's freed activations, kept for reuse (gait/allocator.py), go back first
     try:
         lda = fit_lda(np.concatenate(feats), labels, dims=dims, shrink=shrink)
     except ProjectionError as exc:
@@ -219,6 +225,7 @@ def fit_lda(
     projected = with_projection(base, lda)
     meta = {**ck.meta, "projection": {
         "kind": "lda", "dims": dims, "shrink": shrink, "input": features, "mirror": mirror,
+        "frame_mean": frame_mean, "frames": frames,
         "people": len(set(labels)), "sequences": len(labels),
         "datasets": [str(d.resolve()) for d in dataset], "base_version": ck.version,
         "command": "gaitline fit-lda " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])}}

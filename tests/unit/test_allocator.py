@@ -46,6 +46,27 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again() -> None:
     assert kept < pages // 10, kept
 
 
+_RELEASE = """
+from gait.allocator import release_memory, tune_allocator
+tune_allocator("keep")
+import torch
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+x = torch.empty(16 << 20)
+x.fill_(1.0)
+del x
+kept = rss()
+print(release_memory(), kept - rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_release_hands_kept_memory_back() -> None:
+    out = subprocess.run([sys.executable, "-c", _RELEASE], capture_output=True, text=True, timeout=120,
+                         check=True).stdout.split()
+    assert out[0] == "True" and int(out[1]) > 48 << 20, out  # of the 64 MB freed and kept
+
+
 def test_an_unknown_mode_is_a_named_error() -> None:
     with pytest.raises(GaitlineError, match="GAITLINE_ALLOCATOR='fast': use keep or system"):
         tune_allocator("fast")

@@ -126,11 +126,14 @@ def test_model_embeds_through_the_projection_and_round_trips(tmp_path: Path) -> 
     assert bn.dim == m.cfg.strips_dim and bn.name.endswith("+bnneck")
 
 
-def _pyramid(m: GaitModel, x: torch.Tensor) -> np.ndarray:
-    """Pooled strips before the strip FCs, computed here step by step: [n, c*p]."""
+def _pyramid(m: GaitModel, x: torch.Tensor, frame_mean: bool = False) -> np.ndarray:
+    """Pooled strips before the strip FCs, computed here step by step: [n, c*p]; the frames
+    pooled by their mean instead of the max if ``frame_mean``."""
     n, s = x.shape[:2]
     fmap = m.backbone(x.reshape(n * s, 1, 64, 44))
-    return hpp(temporal_pool(fmap.view(n, s, *fmap.shape[1:])), m.cfg.bins).flatten(1).numpy()
+    fmap = fmap.view(n, s, *fmap.shape[1:])
+    pooled = fmap.mean(1) if frame_mean else temporal_pool(fmap)
+    return hpp(pooled, m.cfg.bins).flatten(1).numpy()
 
 
 def test_mirrored_pyramid_projection_reads_both_images() -> None:
@@ -159,6 +162,35 @@ def test_mirrored_pyramid_projection_reads_both_images() -> None:
     # the helper that fit-lda uses returns the same features, sequence by sequence, in inference precision
     got = projection_features(base, [x[i].numpy().astype(np.uint8) for i in range(3)])
     assert np.allclose(got, feats, rtol=2e-2, atol=2e-3)  # bf16 where the CPU runs it natively
+
+
+def test_frame_mean_projection_reads_mean_and_max_of_both_images() -> None:
+    torch.manual_seed(0)
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    width = m.cfg.channels[-1] * m.cfg.parts
+    base = reading(m, "pyramid", mirror=True, frame_mean=True)
+    assert base.cfg.projection_in_dim == 4 * width
+    assert reading(m, "strips", mirror=False, frame_mean=True).cfg.projection_in_dim == 2 * 15 * 32
+    x = (torch.rand((3, 7, 64, 44), generator=torch.Generator().manual_seed(4)) > 0.5).float()
+    with torch.inference_mode():
+        want = np.concatenate([_pyramid(m, x), _pyramid(m, x, frame_mean=True),
+                               _pyramid(m, x.flip(-1)), _pyramid(m, x.flip(-1), frame_mean=True)], 1)
+        feats = base.projection_features(x).numpy()
+        raw = m(x).strips
+    assert feats.shape == (3, 4 * width) and np.allclose(feats, want, atol=1e-4)
+    # the mean differs from the max, and it is what a window's frame order cannot change either
+    assert not np.allclose(want[:, :width], want[:, width:2 * width], atol=1e-2)
+    with torch.inference_mode():
+        assert np.allclose(base.projection_features(x.flip(1)).numpy(), feats, atol=1e-4)
+    rng = np.random.default_rng(5)
+    lda = Lda(mean=np.zeros(4 * width, np.float32), weight=rng.normal(0, 1, (4 * width, 5)).astype(np.float32),
+              ratios=np.ones(5, np.float32))
+    pm = with_projection(base, lda)
+    with torch.inference_mode():
+        out = pm(x)
+    emb = want @ lda.weight
+    assert np.allclose(out.embedding.numpy(), emb / np.linalg.norm(emb, axis=1, keepdims=True), atol=1e-4)
+    assert torch.allclose(out.strips, raw, atol=1e-5)  # the strips stay the window's own max-pooled ones
 
 
 def test_auto_falls_back_to_bnneck_and_lda_needs_a_fit(tmp_path: Path) -> None:
@@ -193,19 +225,23 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: 
     out = tmp_path / "lda.pt"
     runner = CliRunner()
     res = runner.invoke(app, ["fit-lda", "--model", str(base), "--dataset", str(people), "--out", str(out),
-                              "--dims", "3", "--shrink", "1.0"])
+                              "--dims", "3", "--shrink", "1.0", "--frames", "3"])
     assert res.exit_code == 0, res.output
     ck = load_checkpoint(out, device="cpu")
     assert ck.config.projection_dim == 3 and ck.meta["projection"]["people"] == 4
     assert ck.meta["projection"]["sequences"] == 4 * 2 * 3 and ck.meta["dataset"] == str(tmp_path / "trainset")
-    # the fitted map is the one fit_lda computes on the same features, embedded in one pass
+    assert ck.meta["projection"]["frames"] == 3
+    # the fitted map is the one fit_lda computes on the same features (by default the pyramid,
+    # max and mean over the first 3 frames, window and mirror), embedded in one pass
     base_ck = load_checkpoint(base, device="cpu")
     from gait.train_cli import load_split
 
-    arrays, subj, _ = load_split(people, 0)
-    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True), arrays)
+    arrays, subj, _ = load_split(people, 0, max_frames=3)
+    assert {len(a) for a in arrays} == {3}
+    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True, frame_mean=True), arrays)
     want = fit_lda(feats, [f"0-{s}" for s in subj], dims=3, shrink=1.0)
-    assert ck.config.projection_input == "pyramid" and ck.config.projection_mirror
+    cfg = ck.config
+    assert cfg.projection_input == "pyramid" and cfg.projection_mirror and cfg.projection_frame_mean
     assert np.allclose(ck.model.projection.weight.numpy(), want.weight, atol=1e-4)  # type: ignore[union-attr]
     # people who trained the model, or more directions than people allow: one-line errors, exit 2
     (tmp_path / "trainset").mkdir()
