@@ -5,10 +5,11 @@ rule) with a fresh ``mmap``, which the kernel zero-fills page by page on first t
 returns it with ``munmap`` on free; it also trims the top of the heap back to the kernel. The
 activations of one batch of windows are hundreds of MB, so every forward pass faulted them in
 again: on this 2-core CPU the kernel's page faulting took more CPU time than a third of the
-convolutions (``gaitline bench embed``: 11 s of system time in 31 s). With both thresholds
-raised, large tensors come from the heap and stay there for the next batch: the default model
-embeds 74 -> 132 windows/s in bf16 (fp32 41 -> 70), and the process's peak memory grows by a
-quarter (1.43 -> 1.78 GB), since freed memory is kept for reuse rather than returned. A repeated
+convolutions (``gaitline bench embed``: 12 s of system time per run). With both thresholds
+raised, large tensors come from the heap and stay there for the next batch: side by side
+(``bench/allocator_ab.sh``) the default model embeds 120 windows/s in bf16 against 68 (fp32 66
+against 39) and trains 1.27x faster, and the process's peak memory grows by a quarter (1.43 ->
+1.78 GB), since freed memory is kept for reuse rather than returned. A repeated
 pattern of allocations grows the heap for a few rounds (a freed block can be a little too small
 for the next aligned one) and then settles: ``tests/unit/test_allocator.py`` counts the faults.
 
@@ -38,25 +39,30 @@ _THRESHOLD = 2**31 - 1
 _in_effect = "system"
 
 
+def _glibc() -> ctypes.CDLL | None:
+    """The C library where it is glibc (whose malloc these knobs belong to), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # musl names its libc otherwise
+        return None
+
+
 def tune_allocator(mode: str | None = None) -> bool:
     """Apply ``mode`` (default: ``$GAITLINE_ALLOCATOR``, else ``keep``); True when glibc took it.
 
     Raises:
         GaitlineError: ``mode`` is neither ``keep`` nor ``system``.
     """
+    global _in_effect
     mode = mode if mode is not None else os.environ.get(ENV, "keep")
     if mode not in MODES:
         raise GaitlineError(f"{ENV}={mode!r}: use {' or '.join(MODES)}")
-    if mode == "system" or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (musl names its libc otherwise)
-        return False
+    libc = _glibc() if mode == "keep" else None
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is None:
         return False
-    global _in_effect
     ok = mallopt(M_MMAP_THRESHOLD, _THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, _THRESHOLD) == 1
     if not ok:
         log.warning("glibc refused the malloc thresholds: large tensors stay on mmap (slower on CPU)")
@@ -69,13 +75,7 @@ def release_memory() -> bool:
     """Hand the freed memory kept in the heap back to the kernel (``malloc_trim``), for a process
     that moves from embedding to a different, large job (``gaitline fit-lda``: its LDA); True
     when glibc released something."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    trim = getattr(libc, "malloc_trim", None)
+    trim = getattr(_glibc(), "malloc_trim", None)
     return bool(trim(0)) if trim is not None else False
 
 
