@@ -96,10 +96,9 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
     del sw  # [D, D] matrices are 470 MB each at D = 7 680: keep few alive
     if ew.min() <= 0:
         raise ProjectionError("the within-person covariance is singular: use shrink > 0")
-    ev /= np.sqrt(ew)
-    whiten = ev  # [D, D]
-    sb = whiten.T @ sb
-    eb, u = np.linalg.eigh(sb @ whiten)
+    whiten = ev
+    whiten /= np.sqrt(ew)  # [D, D], in place of the eigenvectors
+    eb, u = np.linalg.eigh((whiten.T @ sb) @ whiten)  # between-person scatter, whitened
     del sb
     order = np.argsort(eb)[::-1][:dims]
     return Lda(mean=mean.astype(np.float32), weight=(whiten @ u[:, order]).astype(np.float32),
@@ -141,8 +140,8 @@ def strip_features(model: Any, sequences: Sequence[np.ndarray], frames: int = 20
 
 
 def projection_features(model: Any, sequences: Sequence[np.ndarray], frames: int = 2048) -> np.ndarray:
-    """What ``model``'s projection reads (``projection_input``, ``projection_mirror`` of its
-    config), of whole sequences: [m, projection_in_dim] float32."""
+    """What ``model``'s projection reads (``projection_input``, ``projection_mirror``,
+    ``projection_frame_mean`` of its config), of whole sequences: [m, projection_in_dim] float32."""
     return _sequence_features(model, sequences, model.projection_features, frames)
 
 
