@@ -15,7 +15,9 @@ which separates other people. With ``projection_mirror`` it also reads the same 
 left-right mirrored window, side by side: the mirror image is roughly the same walker seen
 from their other side, which the network may encode differently; the fit combines both.
 With ``projection_frame_mean`` it reads each of those pooled over the frames by their mean as
-well as by the network's max (measured in ``gait/checkpoints/README.md``).
+well as by the network's max, and with ``projection_frame_std`` by their standard deviation:
+how much each part of the body moves through the gait cycle, where max and mean mostly keep
+its shape (measured in ``gait/checkpoints/README.md``).
 
 Shrinkage (``shrink``) adds ``shrink * trace(Sw) / D`` to the within-person covariance's
 diagonal: with a few hundred people the raw covariance's small eigenvalues are noise, and
@@ -76,7 +78,7 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
     if (counts < 2).any():
         raise ProjectionError(f"{int((counts < 2).sum())} identities have one sequence: the within-person "
                               "scatter needs two or more each")
-    # row chunks: a float64 copy of 27 000 x 7 680 features would be 1.7 GB, and its centred
+    # row chunks: a float64 copy of 27 000 x 11 520 features would be 2.5 GB, and its centred
     # copy as much again
     chunks = [slice(i, i + _ROWS) for i in range(0, len(x), _ROWS)]
     centres = np.zeros((len(names), d))  # [c, D]
@@ -93,7 +95,7 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
     sb = between.T @ between / len(x)  # [D, D]
     sw[np.diag_indices(d)] += shrink * np.trace(sw) / d
     ew, ev = np.linalg.eigh(sw)
-    del sw  # [D, D] matrices are 470 MB each at D = 7 680: keep few alive
+    del sw  # [D, D] matrices are 1.06 GB each at D = 11 520: keep few alive
     if ew.min() <= 0:
         raise ProjectionError("the within-person covariance is singular: use shrink > 0")
     whiten = ev
@@ -141,17 +143,18 @@ def strip_features(model: Any, sequences: Sequence[np.ndarray], frames: int = 20
 
 def projection_features(model: Any, sequences: Sequence[np.ndarray], frames: int = 2048) -> np.ndarray:
     """What ``model``'s projection reads (``projection_input``, ``projection_mirror``,
-    ``projection_frame_mean`` of its config), of whole sequences: [m, projection_in_dim] float32."""
+    ``projection_frame_mean``, ``projection_frame_std`` of its config), of whole sequences:
+    [m, projection_in_dim] float32."""
     return _sequence_features(model, sequences, model.projection_features, frames)
 
 
-def reading(model: Any, source: str, mirror: bool, frame_mean: bool = False) -> Any:
+def reading(model: Any, source: str, mirror: bool, frame_mean: bool = False, frame_std: bool = False) -> Any:
     """A copy of ``model`` (without a projection) whose :meth:`projection_features` read
-    ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror`` and the
-    frames' mean next to their max if ``frame_mean``."""
+    ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror``, and next to
+    the frames' max their mean if ``frame_mean`` and their standard deviation if ``frame_std``."""
     embed_from = "strips" if model.cfg.embed_from == "lda" else model.cfg.embed_from  # lda needs a projection
     cfg = replace(model.cfg, projection_dim=0, embed_from=embed_from, projection_input=source,
-                  projection_mirror=mirror, projection_frame_mean=frame_mean)
+                  projection_mirror=mirror, projection_frame_mean=frame_mean, projection_frame_std=frame_std)
     return _rebuilt(model, cfg, {})
 
 

@@ -171,6 +171,8 @@ def fit_lda(
     mirror: bool = typer.Option(True, help="also read the left-right mirrored window (twice the backbone work)"),
     frame_mean: bool = typer.Option(True, help="also read the features pooled by the frames' mean next to "
                                     "their max (twice the numbers, no backbone work)"),
+    frame_std: bool = typer.Option(True, help="also read the features' standard deviation over the frames: "
+                                   "how much each part moves (no backbone work)"),
     frames: int | None = typer.Option(None, min=1, help="embed the first N frames of each sequence, not all of "
                                       "it (30 = the pipeline's window; about half the time of whole sequences)"),
     val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
@@ -205,7 +207,7 @@ def fit_lda(
         people += len({s.subject for s in scan(ds)})
     if not 1 <= dims <= people - 1:  # checked before the slow part: embedding every sequence
         raise TrainError(f"--dims {dims}: must be 1..{people - 1} (identities - 1) for {people} identities")
-    base = reading(ck.model, features, mirror, frame_mean)
+    base = reading(ck.model, features, mirror, frame_mean, frame_std)
     feats: list[np.ndarray] = []
     labels: list[str] = []
     for i, ds in enumerate(dataset):
@@ -225,7 +227,7 @@ def fit_lda(
     projected = with_projection(base, lda)
     meta = {**ck.meta, "projection": {
         "kind": "lda", "dims": dims, "shrink": shrink, "input": features, "mirror": mirror,
-        "frame_mean": frame_mean, "frames": frames,
+        "frame_mean": frame_mean, "frame_std": frame_std, "frames": frames,
         "people": len(set(labels)), "sequences": len(labels),
         "datasets": [str(d.resolve()) for d in dataset], "base_version": ck.version,
         "command": "gaitline fit-lda " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])}}

@@ -39,13 +39,13 @@ MODEL_THRESHOLDS: dict[str, float] = {
     "gei-baseline": 0.93,
     # `gaitline eval threshold --dataset <seed 13, current generator> --model default --far 0.0001`:
     # 30-frame windows of 50 held-out simulated people through the fitted projection; strangers'
-    # cosine median 0.015, p99.9 0.58, p99.99 0.68; the same person across views and clothes:
-    # median 0.44 (15 % of same-person pairs above 0.68, 29 % above p99.9). The strangers' p99.99, not
+    # cosine median 0.014, p99.9 0.58, p99.99 0.68; the same person across views and clothes:
+    # median 0.46 (16 % of same-person pairs above 0.68, 31 % above p99.9). The strangers' p99.99, not
     # p99.9: a track is several windows, each compared with every identity in the gallery, so a
     # per-pair rate of 1e-3 adds up to a false merge for one track in ten or so, and a false merge
     # tells a control room wrong places. Simulated cities (`demo --city` + `eval mtmc`), IDF1 at
-    # 0.68: 0.619 (seed 3) and 0.631 (seed 5), as with the projection of the frames' max alone,
-    # and 0.383 on the 30-person city of seed 7 (frames' max alone 0.364); the previous
+    # 0.68: 0.619 (seed 3) and 0.631 (seed 5), as with the projections of the frames' max and mean
+    # and of their max alone, and 0.383 on the 30-person city of seed 7 (max alone 0.364); the previous
     # strips projection at 0.70 scored 0.695 / 0.692 / 0.372: with 10 walkers one merge moves
     # IDF1 by 0.08, and at 30 the tracker, not the model, limits it (MOTA 0.50).
     "default": 0.68,

@@ -126,13 +126,17 @@ def test_model_embeds_through_the_projection_and_round_trips(tmp_path: Path) -> 
     assert bn.dim == m.cfg.strips_dim and bn.name.endswith("+bnneck")
 
 
-def _pyramid(m: GaitModel, x: torch.Tensor, frame_mean: bool = False) -> np.ndarray:
+def _pyramid(m: GaitModel, x: torch.Tensor, frame_mean: bool = False, frame_std: bool = False) -> np.ndarray:
     """Pooled strips before the strip FCs, computed here step by step: [n, c*p]; the frames
-    pooled by their mean instead of the max if ``frame_mean``."""
+    pooled by their mean (``frame_mean``) or their population standard deviation
+    (``frame_std``) instead of the max."""
     n, s = x.shape[:2]
     fmap = m.backbone(x.reshape(n * s, 1, 64, 44))
     fmap = fmap.view(n, s, *fmap.shape[1:])
-    pooled = fmap.mean(1) if frame_mean else temporal_pool(fmap)
+    if frame_std:
+        pooled = (fmap - fmap.mean(1, keepdim=True)).pow(2).mean(1).sqrt()
+    else:
+        pooled = fmap.mean(1) if frame_mean else temporal_pool(fmap)
     return hpp(pooled, m.cfg.bins).flatten(1).numpy()
 
 
@@ -193,6 +197,35 @@ def test_frame_mean_projection_reads_mean_and_max_of_both_images() -> None:
     assert torch.allclose(out.strips, raw, atol=1e-5)  # the strips stay the window's own max-pooled ones
 
 
+def test_frame_std_projection_reads_how_much_each_part_moves() -> None:
+    torch.manual_seed(0)
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    width = m.cfg.channels[-1] * m.cfg.parts
+    base = reading(m, "pyramid", mirror=True, frame_mean=True, frame_std=True)
+    assert base.cfg.projection_in_dim == 6 * width
+    assert reading(m, "pyramid", mirror=False, frame_std=True).cfg.projection_in_dim == 2 * width
+    x = (torch.rand((3, 7, 64, 44), generator=torch.Generator().manual_seed(6)) > 0.5).float()
+    with torch.inference_mode():
+        want = np.concatenate([_pyramid(m, x), _pyramid(m, x, frame_mean=True), _pyramid(m, x, frame_std=True),
+                               _pyramid(m, x.flip(-1)), _pyramid(m, x.flip(-1), frame_mean=True),
+                               _pyramid(m, x.flip(-1), frame_std=True)], 1)
+        feats = base.projection_features(x).numpy()
+        # frame order changes nothing; a window that stands still moves by exactly nothing
+        shuffled = base.projection_features(x[:, [3, 0, 6, 1, 5, 2, 4]]).numpy()
+        still = base.projection_features(x[:, :1].expand(-1, 5, -1, -1).contiguous()).numpy()
+        single = base.projection_features(x[:, :1]).numpy()
+    assert feats.shape == (3, 6 * width) and np.allclose(feats, want, atol=1e-4)
+    assert (want[:, 2 * width:3 * width] > 0).any()
+    assert np.allclose(shuffled, feats, atol=1e-4)
+    for moving in (still, single):  # one frame gives 0, not NaN
+        assert np.isfinite(moving).all()
+        assert np.allclose(moving[:, 2 * width:3 * width], 0) and np.allclose(moving[:, 5 * width:], 0)
+    ck = with_projection(base, Lda(mean=np.zeros(6 * width, np.float32),
+                                   weight=np.random.default_rng(7).normal(0, 1, (6 * width, 4)).astype(np.float32),
+                                   ratios=np.ones(4, np.float32)))
+    assert ck.cfg.projection_frame_std and ck.cfg.projection_dim == 4
+
+
 def test_auto_falls_back_to_bnneck_and_lda_needs_a_fit(tmp_path: Path) -> None:
     m = GaitModel(profile_config("tiny", num_classes=5)).eval()
     path = save_checkpoint(tmp_path / "plain.pt", m)
@@ -232,16 +265,18 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: 
     assert ck.meta["projection"]["sequences"] == 4 * 2 * 3 and ck.meta["dataset"] == str(tmp_path / "trainset")
     assert ck.meta["projection"]["frames"] == 3
     # the fitted map is the one fit_lda computes on the same features (by default the pyramid,
-    # max and mean over the first 3 frames, window and mirror), embedded in one pass
+    # max, mean and std over the first 3 frames, window and mirror), embedded in one pass
     base_ck = load_checkpoint(base, device="cpu")
     from gait.train_cli import load_split
 
     arrays, subj, _ = load_split(people, 0, max_frames=3)
     assert {len(a) for a in arrays} == {3}
-    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True, frame_mean=True), arrays)
+    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True, frame_mean=True, frame_std=True),
+                                arrays)
     want = fit_lda(feats, [f"0-{s}" for s in subj], dims=3, shrink=1.0)
     cfg = ck.config
     assert cfg.projection_input == "pyramid" and cfg.projection_mirror and cfg.projection_frame_mean
+    assert cfg.projection_frame_std and ck.meta["projection"]["frame_std"]
     assert np.allclose(ck.model.projection.weight.numpy(), want.weight, atol=1e-4)  # type: ignore[union-attr]
     # people who trained the model, or more directions than people allow: one-line errors, exit 2
     (tmp_path / "trainset").mkdir()
