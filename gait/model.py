@@ -58,8 +58,9 @@ class ModelConfig:
             by their *mean*, next to the network's max (twice the numbers, no backbone work):
             the max keeps the extremes a silhouette reaches, the mean how long it stays there.
         projection_frame_std: the projection also reads the features' standard deviation over
-            the frames (no backbone work): how much each part moves through the gait cycle,
-            where the max and the mean mostly keep its shape.
+            the frames: how much each part moves through the gait cycle, where the max and the
+            mean mostly keep its shape. No backbone work, but taken in fp32 over every frame's
+            map: the default embeds 91 windows/s on 2 CPU threads in bf16 with it, 118 without.
         embed_from: ``strips`` (default, OpenGait's inference output) embeds the raw strip
             features: best rank-1 and TPIR on the synthetic protocol, but all vectors sit in a
             narrow cone (cosine ~0.99 between strangers), so a match threshold must be
