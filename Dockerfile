@@ -1,6 +1,7 @@
 # The one image every stage runs: `gaitline worker frames|embed|index|track`.
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 ffmpeg \
+# gcc and g++: torch.compile builds its kernels with them (the embed agents compile on CUDA)
+RUN apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 ffmpeg gcc g++ \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -22,14 +22,16 @@ import typer
 from streams.exceptions import GaitlineError
 
 
-def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto") -> Any:
+def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto",
+              compile: bool | None = None) -> Any:
     from gait.checkpoint import Checkpoint
     from gait.model import GaitModel, profile_config
     from gait.model_registry import CHECKPOINT_DIR, TorchEmbedder, load_embedder
 
     path = CHECKPOINT_DIR / f"{profile}.pt"
     if path.is_file():
-        return load_embedder(path, profile, device=device, max_batch=max_batch, precision=precision)
+        return load_embedder(path, profile, device=device, max_batch=max_batch, precision=precision,
+                             compile=compile)
     try:
         cfg = profile_config(profile)
     except KeyError as exc:
@@ -38,11 +40,11 @@ def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto"
 
     model = GaitModel(cfg).to(torch.device(device)).eval()
     return TorchEmbedder(Checkpoint(model=model, config=cfg, version="untrained"), profile, max_batch=max_batch,
-                         precision=precision)
+                         precision=precision, compile=compile)
 
 
 def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: float = 3.0,
-            min_rounds: int = 2, precision: str = "auto") -> dict[str, Any]:
+            min_rounds: int = 2, precision: str = "auto", compile: bool | None = None) -> dict[str, Any]:
     """Time ``embed`` on random windows of ``batch`` x ``frames`` frames.
 
     Args:
@@ -53,14 +55,18 @@ def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: fl
         seconds: keep timing for at least this long (after one warm-up call).
         min_rounds: and for at least this many calls.
         precision: ``auto`` (fp16 CUDA / native bf16 CPU) or ``fp32``.
+        compile: torch.compile the model (None = on CUDA only, as the agents do).
     Returns:
-        ``profile``, ``device``, ``precision``, ``batch``, ``dim``, ``calls``, and ``windows_per_s`` /
+        ``profile``, ``device``, ``precision``, ``compiled``, ``batch``, ``dim``, ``calls``,
+        ``first_call_s`` (the warm-up, where compilation happens), and ``windows_per_s`` /
         ``ms_per_window`` of the median call.
     """
-    emb = _embedder(profile, device, max_batch=batch, precision=precision)
+    emb = _embedder(profile, device, max_batch=batch, precision=precision, compile=compile)
     rng = np.random.default_rng(0)
     windows = (rng.random((batch, frames, 64, 44)) > 0.5).astype(np.uint8)
-    emb.embed(windows[: min(batch, 4)])  # warm-up: allocator, oneDNN / cuDNN kernel choice
+    t_first = time.perf_counter()
+    emb.embed(windows[: min(batch, 4)])  # warm-up: allocator, oneDNN / cuDNN kernel choice, compilation
+    first_call_s = time.perf_counter() - t_first
     emb.embed(windows)
     if device == "cuda":
         import torch
@@ -74,8 +80,8 @@ def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: fl
         times.append(time.perf_counter() - t0)
     # the median call: robust to another process grabbing the shared cores for a moment
     dt = float(np.median(times))
-    return {"profile": profile, "device": device, "precision": emb.precision, "batch": batch, "dim": emb.dim,
-            "calls": len(times),
+    return {"profile": profile, "device": device, "precision": emb.precision, "compiled": emb.compiled,
+            "batch": batch, "dim": emb.dim, "calls": len(times), "first_call_s": round(first_call_s, 1),
             "windows_per_s": round(batch / dt, 1), "ms_per_window": round(1000 * dt / batch, 3)}
 
 
@@ -88,6 +94,8 @@ def embed(
     gpu_batch: int = typer.Option(2048, help="windows per call on CUDA"),
     seconds: float = typer.Option(3.0, help="minimum timing per measurement"),
     table: bool = typer.Option(True, help="also time the other model sizes"),
+    compile: bool | None = typer.Option(None, "--compile/--no-compile",
+                                        help="torch.compile the model; default: on CUDA only, as the agents do"),
 ) -> None:
     """Benchmark gait embedding throughput (windows/s of 30-frame 64x44 windows)."""
     import torch
@@ -101,10 +109,11 @@ def embed(
     if device == "cuda" and not has_cuda:
         raise GaitlineError("--device cuda but no CUDA device is available")
     devices = [device] if device else (["cpu", "cuda"] if has_cuda else ["cpu"])
-    main = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds) for d in devices}
+    main = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds, compile=compile)
+            for d in devices}
     # side by side: the same model in plain fp32 wherever reduced precision was picked
-    fp32 = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds, precision="fp32")
-            for d in devices if main[d]["precision"] != "float32"}
+    fp32 = {d: measure(profile, d, gpu_batch if d == "cuda" else batch, seconds=seconds, precision="fp32",
+                       compile=compile) for d in devices if main[d]["precision"] != "float32"}
     rows: list[dict[str, Any]] = []
     if table:
         from gait.model import PROFILES
@@ -116,14 +125,15 @@ def embed(
                     continue
                 # the GPU-sized model is slow on CPU: a smaller batch keeps the table quick
                 b = gpu_batch if d == "cuda" else (8 if name == "large" else batch)
-                rows.append(measure(name, d, b, seconds=seconds / 2, min_rounds=1))
+                rows.append(measure(name, d, b, seconds=seconds / 2, min_rounds=1, compile=compile))
     for r in (rows or list(main.values())) + list(fp32.values()):
-        typer.echo(f"{r['profile']:>8} {r['device']:>5} {r['precision']:>8} dim={r['dim']:<5} batch={r['batch']:<5} "
+        how = f"{r['precision']:>8}" + (" compiled" if r["compiled"] else "")
+        typer.echo(f"{r['profile']:>8} {r['device']:>5} {how} dim={r['dim']:<5} batch={r['batch']:<5} "
                    f"{r['windows_per_s']:>10.1f} windows/s {r['ms_per_window']:>9.3f} ms/window")
     first = main[devices[0]]
     summary: dict[str, Any] = {"device": first["device"], "windows_per_s": first["windows_per_s"],
                                "ms_per_window": first["ms_per_window"], "profile": profile,
-                               "precision": first["precision"],
+                               "precision": first["precision"], "compiled": first["compiled"],
                                "threads": threads, "batch": first["batch"], "frames": 30,
                                "allocator": in_effect()}
     if "cuda" in main and devices[0] != "cuda":

@@ -331,6 +331,10 @@ class GaitOutput:
 class GaitModel(nn.Module):
     """Silhouette windows ``[n, s, 64, 44]`` (or ``[n, s, 1, 64, 44]``) -> :class:`GaitOutput`."""
 
+    #: the mirror image through the backbone in one batch with the window, or in a second call
+    #: (15 % faster on 2 CPU threads); the numbers are the same either way
+    mirror_batched: bool = False
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -366,10 +370,17 @@ class GaitModel(nn.Module):
             sils = sils.unsqueeze(2)  # [n, s, 1, h, w]
         frame_mean = for_projection and self.cfg.projection_frame_mean
         frame_std = for_projection and self.cfg.projection_frame_std
-        pyramid = self._pool(sils, frame_mean, frame_std)  # [kn, c, p]
-        if for_projection and self.cfg.projection_mirror:
-            # a second call rather than one of twice the batch: 15 % faster on 2 CPU threads
+        mirror = for_projection and self.cfg.projection_mirror
+        if mirror and self.mirror_batched:
+            both = self._pool(torch.cat([sils, sils.flip(-1)]), frame_mean, frame_std)  # [k*2n, c, p]
+            k = len(both) // (2 * len(sils))
+            # [k, 2, n] -> [2, k, n]: the window's k views, then the mirror image's, as below
+            pyramid = both.unflatten(0, (k, 2, len(sils))).transpose(0, 1).flatten(0, 2)  # [m, c, p]
+        elif mirror:
+            pyramid = self._pool(sils, frame_mean, frame_std)  # [kn, c, p]
             pyramid = torch.cat([pyramid, self._pool(sils.flip(-1), frame_mean, frame_std)])  # [m, c, p]
+        else:
+            pyramid = self._pool(sils, frame_mean, frame_std)  # [kn, c, p]
         return pyramid, self.fcs(pyramid)  # [m, c, p], [m, d, p]
 
     def _projection_features(self, pyramid: torch.Tensor, strips: torch.Tensor, n: int) -> torch.Tensor:

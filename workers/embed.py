@@ -6,6 +6,7 @@ Agents form one consumer group; faust spreads the partitions. Windows are micro-
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 
@@ -22,6 +23,8 @@ from workers.settings import EmbedSettings
 from workers.stage import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
 
 STAGE = "embed"
+
+log = logging.getLogger(__name__)
 
 
 def pick_device(requested: str) -> str:
@@ -89,8 +92,13 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     metrics = EmbedMetrics(registry)
     device = pick_device(settings.device)
     embedder = get_embedder(settings.model, device=device, embed_from=settings.embed_from,
-                            precision=settings.precision)
+                            precision=settings.precision, compile=settings.compile)
     precision = getattr(embedder, "precision", "float32")  # the training-free baselines have none
+    warm_up = getattr(embedder, "warm_up", None)
+    if warm_up is not None:
+        # before joining the group: a first batch that compiles for ~20 s would stall its partitions
+        log.info("embedder %s warmed up in %.1f s (compiled: %s)", embedder.name, warm_up(),
+                 getattr(embedder, "compiled", False))
     metrics.model_info.labels(embedder.name, embedder.version, device, precision).set(1)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, TRACKLETS, WindowEmbedder(embedder, metrics), settings.max_batch,

@@ -217,6 +217,10 @@ def test_frame_std_projection_reads_how_much_each_part_moves() -> None:
     assert feats.shape == (3, 6 * width) and np.allclose(feats, want, atol=1e-4)
     assert (want[:, 2 * width:3 * width] > 0).any()
     assert np.allclose(shuffled, feats, atol=1e-4)
+    base.mirror_batched = True  # the GPU's way: the mirror image in one batch with the window
+    with torch.inference_mode():
+        batched = base.projection_features(x).numpy()
+    assert np.allclose(batched, feats, atol=1e-5)
     for moving in (still, single):  # one frame gives 0, not NaN
         assert np.isfinite(moving).all()
         assert np.allclose(moving[:, 2 * width:3 * width], 0) and np.allclose(moving[:, 5 * width:], 0)
