@@ -64,3 +64,16 @@ def test_a_failed_compilation_falls_back_to_the_eager_model(checkpoint: Path, mo
         got = comp.embed(w)
     assert np.allclose(got, eager.embed(w), atol=1e-6)
     assert not comp.compiled and "no C++ compiler here" in caplog.text
+
+
+def test_cuda_batches_are_padded_to_a_few_shapes(checkpoint: Path) -> None:
+    from gait.model_registry import _padded
+
+    emb = load_embedder(checkpoint, "tiny", device="cpu", precision="fp32", compile=False, max_batch=100)
+    assert [emb.bucket(b) for b in (1, 2, 3, 5, 33, 64, 65, 70, 100)] == [2, 2, 4, 8, 64, 64, 100, 100, 100]
+    assert len({emb.bucket(b) for b in range(1, 101)}) == 7  # 2, 4, ..., 64 and 100, instead of 100 shapes
+    x = torch.from_numpy(_windows(3, 4)).float() / 255
+    padded = _padded(x, emb.bucket(3))
+    assert padded.shape == (4, 9, 64, 44) and not padded[3].any() and torch.equal(padded[:3], x)
+    with torch.inference_mode():  # the empty rows change nothing for the real ones
+        assert torch.allclose(emb._forward(padded)[:3], emb._forward(x), atol=1e-5)
