@@ -13,5 +13,7 @@ COPY sim sim
 COPY configs configs
 COPY bench bench
 RUN pip install --no-cache-dir .
+# torch.compile's kernel cache: the default path is named after the user, which uid 10001 lacks
+ENV TORCHINDUCTOR_CACHE_DIR=/tmp/torchinductor
 USER 10001
 ENTRYPOINT ["gaitline"]

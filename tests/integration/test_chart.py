@@ -45,6 +45,7 @@ def test_chart_lints_and_renders_every_stage():
     embed = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "city-gaitline-embed")
     env = {e["name"]: e.get("value") for e in embed["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["GAITLINE_ALLOCATOR"] == "keep" and env["GAITLINE_EMBED_MAX_BATCH"] == "64"
+    assert env["GAITLINE_EMBED_COMPILE"] == "true"
     sts = next(d for d in docs if d["kind"] == "StatefulSet")
     args = sts["spec"]["template"]["spec"]["containers"][0]["args"][0]
     assert sts["spec"]["replicas"] == 3 and "--replicas 3" in args
