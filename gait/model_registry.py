@@ -76,7 +76,8 @@ class TorchEmbedder:
         # torch.compile fuses the backbone's bias, ReLU and residual adds and the strip pooling into
         # few kernels: 2.2x the windows/s of the eager model on an H200 (bench/gpu_embed.py), 1.37x
         # on 2 CPU threads. It compiles on the first batch (~15 s H200, ~30 s 2 CPUs) with the batch
-        # size left symbolic, so the agents' varying micro-batches do not recompile; on CPU it is
+        # size left symbolic, so the agents' varying micro-batches do not recompile (a second frame
+        # count, as whole sequences in eval bring, makes that symbolic too, once); on CPU it is
         # off unless asked for, since one-shot commands would pay the compilation for little
         self.compiled = self._cuda if compile is None else compile
         self._forward = self._compile() if self.compiled else self._eager

@@ -30,7 +30,11 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _windows(n: int, seed: int) -> np.ndarray:
-    return ((np.random.default_rng(seed).random((n, 9, 64, 44)) > 0.5) * 255).astype(np.uint8)
+    return _long(n, 9, seed)
+
+
+def _long(n: int, frames: int, seed: int = 0) -> np.ndarray:
+    return ((np.random.default_rng(seed).random((n, frames, 64, 44)) > 0.5) * 255).astype(np.uint8)
 
 
 def test_compiled_embedder_matches_eager_at_any_batch_size(checkpoint: Path) -> None:
@@ -47,6 +51,12 @@ def test_compiled_embedder_matches_eager_at_any_batch_size(checkpoint: Path) -> 
     assert comp.compiled  # it did not fall back to the eager model
     # one compilation served every size: the batch stays symbolic and a lone window is padded
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs == 1
+    # whole sequences (eval, analyze) come in many lengths: a second length makes the frame count
+    # symbolic too, and no third compilation follows
+    for frames in (12, 15, 23):
+        seqs = _long(3, frames, seed=frames)
+        assert np.allclose(comp.embed(seqs), eager.embed(seqs), atol=1e-4)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] - graphs == 2
 
 
 def test_a_failed_compilation_falls_back_to_the_eager_model(checkpoint: Path, monkeypatch: pytest.MonkeyPatch,
