@@ -122,7 +122,7 @@ class TorchEmbedder:
             except Exception as exc:  # noqa: BLE001 -- no compiler on this host: the eager model is still right
                 log.warning("torch.compile failed (%s); embedding without it", repr(exc)[:300])
                 self.compiled, self._forward = False, self._eager
-                return self._eager(t)
+                return self._eager(t)[:n]
 
         return forward
 
