@@ -148,13 +148,16 @@ def projection_features(model: Any, sequences: Sequence[np.ndarray], frames: int
     return _sequence_features(model, sequences, model.projection_features, frames)
 
 
-def reading(model: Any, source: str, mirror: bool, frame_mean: bool = False, frame_std: bool = False) -> Any:
+def reading(model: Any, source: str, mirror: bool, frame_mean: bool = False, frame_std: bool = False,
+            power: float = 1.0) -> Any:
     """A copy of ``model`` (without a projection) whose :meth:`projection_features` read
     ``source`` (``strips`` or ``pyramid``), with the mirrored window if ``mirror``, and next to
-    the frames' max their mean if ``frame_mean`` and their standard deviation if ``frame_std``."""
+    the frames' max their mean if ``frame_mean`` and their standard deviation if ``frame_std``,
+    all raised to ``power`` (sign kept)."""
     embed_from = "strips" if model.cfg.embed_from == "lda" else model.cfg.embed_from  # lda needs a projection
     cfg = replace(model.cfg, projection_dim=0, embed_from=embed_from, projection_input=source,
-                  projection_mirror=mirror, projection_frame_mean=frame_mean, projection_frame_std=frame_std)
+                  projection_mirror=mirror, projection_frame_mean=frame_mean, projection_frame_std=frame_std,
+                  projection_power=power)
     return _rebuilt(model, cfg, {})
 
 

@@ -174,6 +174,8 @@ def fit_lda(
     frame_std: bool = typer.Option(True, help="also read the features' standard deviation over the frames: "
                                    "how much each part moves (no backbone work, but about a quarter "
                                    "fewer windows/s on CPU in bf16: it is taken in fp32)"),
+    power: float = typer.Option(0.5, min=0.0, max=1.0, help="read the features raised to this power, sign kept "
+                                "(0.5 = square roots; 1 = as they are): bursty activations weigh less"),
     frames: int | None = typer.Option(None, min=1, help="embed the first N frames of each sequence, not all of "
                                       "it (30 = the pipeline's window; about half the time of whole sequences)"),
     val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
@@ -208,7 +210,9 @@ def fit_lda(
         people += len({s.subject for s in scan(ds)})
     if not 1 <= dims <= people - 1:  # checked before the slow part: embedding every sequence
         raise TrainError(f"--dims {dims}: must be 1..{people - 1} (identities - 1) for {people} identities")
-    base = reading(ck.model, features, mirror, frame_mean, frame_std)
+    if power <= 0:
+        raise TrainError(f"--power {power}: must be in (0, 1]")
+    base = reading(ck.model, features, mirror, frame_mean, frame_std, power)
     feats: list[np.ndarray] = []
     labels: list[str] = []
     for i, ds in enumerate(dataset):
@@ -228,7 +232,7 @@ def fit_lda(
     projected = with_projection(base, lda)
     meta = {**ck.meta, "projection": {
         "kind": "lda", "dims": dims, "shrink": shrink, "input": features, "mirror": mirror,
-        "frame_mean": frame_mean, "frame_std": frame_std, "frames": frames,
+        "frame_mean": frame_mean, "frame_std": frame_std, "power": power, "frames": frames,
         "people": len(set(labels)), "sequences": len(labels),
         "datasets": [str(d.resolve()) for d in dataset], "base_version": ck.version,
         "command": "gaitline fit-lda " + shlex.join(sys.argv[2:] if len(sys.argv) > 2 else [])}}

@@ -38,9 +38,10 @@ MODEL_THRESHOLDS: dict[str, float] = {
     # median same-track similarity 0.93 vs 0.87 across tracks on vtest.avi: the baseline is weak
     "gei-baseline": 0.93,
     # `gaitline eval threshold --dataset <seed 13, current generator> --model default --far 0.0001`:
-    # 30-frame windows of 50 held-out simulated people through the fitted projection; strangers'
-    # cosine median 0.014, p99.9 0.58, p99.99 0.68; the same person across views and clothes:
-    # median 0.46 (16 % of same-person pairs above 0.68, 31 % above p99.9). The strangers' p99.99, not
+    # 30-frame windows of 50 held-out simulated people through the fitted projection (square
+    # roots of the frames' max, mean and std); strangers' cosine median 0.011, p99.9 0.58, p99.99
+    # 0.68 (0.677); the same person across views and clothes: median 0.46 (17 % of same-person
+    # pairs above 0.68; 16.5 % with the projection before the square roots). The strangers' p99.99, not
     # p99.9: a track is several windows, each compared with every identity in the gallery, so a
     # per-pair rate of 1e-3 adds up to a false merge for one track in ten or so, and a false merge
     # tells a control room wrong places. Simulated cities (`demo --city` + `eval mtmc`), IDF1 at

@@ -230,6 +230,25 @@ def test_frame_std_projection_reads_how_much_each_part_moves() -> None:
     assert ck.cfg.projection_frame_std and ck.cfg.projection_dim == 4
 
 
+def test_power_projection_reads_signed_roots() -> None:
+    torch.manual_seed(0)
+    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
+    x = (torch.rand((3, 7, 64, 44), generator=torch.Generator().manual_seed(8)) > 0.5).float()
+    with torch.inference_mode():
+        pooled = reading(m, "pyramid", mirror=True, frame_mean=True, frame_std=True).projection_features(x)
+        rooted = reading(m, "pyramid", True, True, True, power=0.5).projection_features(x)
+        # the strip FCs' outputs go negative: the sign stays, the magnitude is rooted
+        strips = reading(m, "strips", mirror=False).projection_features(x)
+        strips_rooted = reading(m, "strips", mirror=False, power=0.5).projection_features(x)
+    assert (pooled >= 0).all() and torch.allclose(rooted, pooled.sqrt(), atol=1e-6)
+    assert (strips < 0).any() and (strips > 0).any()
+    assert torch.allclose(strips_rooted, strips.sign() * strips.abs().sqrt(), atol=1e-6)
+    assert not torch.allclose(rooted, pooled, atol=1e-2)
+    for bad in (0.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="projection_power"):
+            ModelConfig(projection_power=bad)
+
+
 def test_auto_falls_back_to_bnneck_and_lda_needs_a_fit(tmp_path: Path) -> None:
     m = GaitModel(profile_config("tiny", num_classes=5)).eval()
     path = save_checkpoint(tmp_path / "plain.pt", m)
@@ -269,18 +288,19 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: 
     assert ck.meta["projection"]["sequences"] == 4 * 2 * 3 and ck.meta["dataset"] == str(tmp_path / "trainset")
     assert ck.meta["projection"]["frames"] == 3
     # the fitted map is the one fit_lda computes on the same features (by default the pyramid,
-    # max, mean and std over the first 3 frames, window and mirror), embedded in one pass
+    # max, mean and std over the first 3 frames, window and mirror, square roots), embedded in one pass
     base_ck = load_checkpoint(base, device="cpu")
     from gait.train_cli import load_split
 
     arrays, subj, _ = load_split(people, 0, max_frames=3)
     assert {len(a) for a in arrays} == {3}
-    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True, frame_mean=True, frame_std=True),
-                                arrays)
+    feats = projection_features(reading(base_ck.model, "pyramid", mirror=True, frame_mean=True, frame_std=True,
+                                        power=0.5), arrays)
     want = fit_lda(feats, [f"0-{s}" for s in subj], dims=3, shrink=1.0)
     cfg = ck.config
     assert cfg.projection_input == "pyramid" and cfg.projection_mirror and cfg.projection_frame_mean
     assert cfg.projection_frame_std and ck.meta["projection"]["frame_std"]
+    assert cfg.projection_power == 0.5 and ck.meta["projection"]["power"] == 0.5
     assert np.allclose(ck.model.projection.weight.numpy(), want.weight, atol=1e-4)  # type: ignore[union-attr]
     # people who trained the model, or more directions than people allow: one-line errors, exit 2
     (tmp_path / "trainset").mkdir()
