@@ -63,6 +63,44 @@ def test_lda_drops_the_directions_one_person_varies_in() -> None:
     assert projected > raw + 0.3, (raw, projected)
 
 
+def _lda_by_eigh(x: np.ndarray, y: list[str], dims: int, shrink: float) -> tuple[np.ndarray, np.ndarray]:
+    """The textbook route, written out: whiten by Sw's eigenvectors, eigendecompose the whitened Sb."""
+    lab = np.asarray(y)
+    names = np.unique(lab)
+    mean = x.mean(0)
+    centres = np.stack([x[lab == n].mean(0) for n in names])
+    within = x - centres[np.searchsorted(names, lab)]
+    sw = within.T @ within / (len(x) - len(names))
+    sw += np.eye(len(sw)) * shrink * np.trace(sw) / len(sw)
+    counts = np.array([(lab == n).sum() for n in names])
+    sb = ((centres - mean) * counts[:, None]).T @ (centres - mean) / len(x)
+    ew, ev = np.linalg.eigh(sw)
+    whiten = ev / np.sqrt(ew)
+    eb, u = np.linalg.eigh(whiten.T @ sb @ whiten)
+    order = np.argsort(eb)[::-1][:dims]
+    return whiten @ u[:, order], eb[order]
+
+
+def test_lda_matches_the_eigendecomposition_it_replaces() -> None:
+    # more dimensions than people, as in the product (11 520 numbers, 248 people): Sb is rank-deficient
+    rng = np.random.default_rng(3)
+    x, y = _people(rng, 12, 5, nuisance=2.0)
+    x = np.hstack([x, rng.normal(0, 0.5, (len(x), 24))])  # [60, 40]
+    lda = fit_lda(x.astype(np.float32), y, dims=6, shrink=0.5)
+    want, ratios = _lda_by_eigh(x, y, dims=6, shrink=0.5)
+    assert np.allclose(lda.ratios, ratios, rtol=1e-4)
+    # the same directions up to sign (an embedding's cosines do not see a flipped axis)
+    cos = (lda.weight * want).sum(0) / np.linalg.norm(lda.weight, axis=0) / np.linalg.norm(want, axis=0)
+    assert np.allclose(np.abs(cos), 1.0, atol=1e-4), cos
+    assert np.allclose(np.abs(lda.weight), np.abs(want), rtol=1e-3, atol=1e-5)
+    # whitened: every kept direction has unit within-person variance, and they are uncorrelated
+    lab = np.asarray(y)
+    within = x - np.stack([x[lab == n].mean(0) for n in lab])
+    sw = within.T @ within / (len(x) - 12)
+    sw += np.eye(40) * 0.5 * np.trace(sw) / 40
+    assert np.allclose(lda.weight.T @ sw @ lda.weight, np.eye(6), atol=1e-4)
+
+
 @pytest.mark.parametrize(("kwargs", "msg"), [
     ({"dims": 40}, "identities - 1"),
     ({"dims": 0}, "identities - 1"),
