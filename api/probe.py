@@ -43,7 +43,7 @@ class ProbeError(GaitlineError):
 class ProbeSettings:
     max_bytes: int = 50 * 2**20  # a clip, not an archive
     top_k: int = 3
-    threshold: float | None = None  # None = the model's calibrated threshold (index.service)
+    threshold: float | None = None  # None = the model's calibrated threshold (index.matcher)
 
 
 def kafka_gallery(kafka: Any) -> GallerySource:
@@ -56,7 +56,7 @@ def kafka_gallery(kafka: Any) -> GallerySource:
 @functools.lru_cache(maxsize=4)
 def _load_embedder(base: str, source: str) -> Any:
     """The model behind a gallery, loaded once per process (checkpoints do not change under it)."""
-    from gait.embedders import get_embedder
+    from gait.model.registry import get_embedder
 
     return get_embedder(base, **({"embed_from": source} if source else {}))
 
@@ -77,7 +77,7 @@ def _embedder_for(gallery: Gallery) -> Any:
 
 def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSettings) -> dict[str, Any]:
     """Match the walkers of a clip (video file bytes) against the gallery."""
-    from index.service import DEFAULT_THRESHOLD, MODEL_THRESHOLDS
+    from index.matcher import DEFAULT_THRESHOLD, MODEL_THRESHOLDS
     from workers.analyze import AnalyzeError, collect_windows, network_for, probe_video
 
     if not data:

@@ -1,6 +1,6 @@
 """The control-room API and its web page: where was this person seen?
 
-Plain HTTP/JSON over the sightings store (``workers.store``), stdlib server, one thread per
+Plain HTTP/JSON over the sightings store (``store.db``), stdlib server, one thread per
 request. Every search is authenticated (bearer token, :mod:`api.auth`), role-checked, needs a
 reason, and is written to the store's append-only audit log *before* the answer is sent (a
 search that finds nothing is audited too).
@@ -42,7 +42,7 @@ from prometheus_client import CollectorRegistry
 from api.auth import Principal, TokenBook
 from api.probe import GallerySource, ProbeError, ProbeSettings, search_clip
 from workers.metrics import ApiMetrics
-from workers.store import SightingRow, Store
+from store.db import SightingRow, Store
 
 log = logging.getLogger(__name__)
 

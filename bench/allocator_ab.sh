@@ -1,6 +1,6 @@
 #!/bin/bash
 # Side by side in one run: `gaitline bench embed --json` with freed tensor memory kept in the
-# process (GAITLINE_ALLOCATOR=keep, the default; gait/allocator.py) and with glibc's own rule
+# process (GAITLINE_ALLOCATOR=keep, the default; gait/model/allocator.py) and with glibc's own rule
 # (system), alternating, ROUNDS times each; prints each run's figures, then the medians as JSON.
 # usage: bench/allocator_ab.sh [ROUNDS] [extra bench embed options...]
 set -euo pipefail

@@ -36,7 +36,7 @@ def fill(store: Any, sightings: int, identities: int, cameras: int, seed: int = 
     from sqlalchemy import insert
     from sqlalchemy.orm import Session
 
-    from workers.store import SightingRow
+    from store.db import SightingRow
 
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
@@ -73,7 +73,7 @@ def measure(store_url: str, sightings: int, identities: int, cameras: int, queri
     from api.auth import TokenBook, issue_token
     from api.server import Api, make_server
     from workers.metrics import ApiMetrics
-    from workers.store import Store
+    from store.db import Store
 
     store = Store(store_url)
     if store.count():

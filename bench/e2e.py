@@ -29,7 +29,7 @@ from workers.demo import StageProcs, _wait_drained
 
 
 def _windows() -> list[TrackletWindow]:
-    from workers.frames import FramesSettings, run_cameras
+    from workers.frames.cameras import FramesSettings, run_cameras
 
     out: list[TrackletWindow] = []
     run_cameras(load_network("vtest"), ["vtest"], FramesSettings(), out.append, threading.Event())

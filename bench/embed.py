@@ -1,13 +1,13 @@
 """``gaitline bench embed``: windows per second of the gait embedders.
 
-Measures the real inference path (:class:`gait.model_registry.TorchEmbedder`: folded
+Measures the real inference path (:class:`gait.model.torch_embedder.TorchEmbedder`: folded
 BatchNorm, channels-last on CPU, fp16 autocast on CUDA, bf16 on CPUs with native bf16, and
 plain fp32 side by side) on 30-frame 64x44 windows. The
 profile's committed checkpoint is used when it exists; otherwise an untrained model of the
 same sizes (speed does not depend on the weights). Prints a speed table across model sizes,
 then, as the last line with ``--json``, one JSON object: ``device``, ``windows_per_s``,
 ``ms_per_window``, ``profile``, ``allocator`` (``keep`` when freed tensor memory stays in the
-process, :mod:`gait.allocator`) (+ ``cuda`` when a GPU was measured too, and ``table``).
+process, :mod:`gait.model.allocator`) (+ ``cuda`` when a GPU was measured too, and ``table``).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from streams.exceptions import GaitlineError
 
 def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto",
               compile: bool | None = None) -> Any:
-    from gait.checkpoint import Checkpoint
-    from gait.model import GaitModel, profile_config
-    from gait.model_registry import CHECKPOINT_DIR, TorchEmbedder, load_embedder
+    from gait.model.checkpoint import Checkpoint
+    from gait.model.network import GaitModel, profile_config
+    from gait.model.torch_embedder import CHECKPOINT_DIR, TorchEmbedder, load_embedder
 
     path = CHECKPOINT_DIR / f"{profile}.pt"
     if path.is_file():
@@ -100,7 +100,7 @@ def embed(
     """Benchmark gait embedding throughput (windows/s of 30-frame 64x44 windows)."""
     import torch
 
-    from gait.allocator import in_effect
+    from gait.model.allocator import in_effect
 
     torch.set_num_threads(threads)
     has_cuda = torch.cuda.is_available()
@@ -116,7 +116,7 @@ def embed(
                        compile=compile) for d in devices if main[d]["precision"] != "float32"}
     rows: list[dict[str, Any]] = []
     if table:
-        from gait.model import PROFILES
+        from gait.model.network import PROFILES
 
         for name in PROFILES:
             for d in devices:

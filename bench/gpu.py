@@ -54,7 +54,7 @@ def stage_env(out: Path) -> dict[str, Any]:
 
 def stage_bench(out: Path, device: str, seconds: float) -> list[dict[str, Any]]:
     from bench.embed import measure
-    from gait.model import PROFILES
+    from gait.model.network import PROFILES
 
     rows: list[dict[str, Any]] = []
     # 2048 windows of 30 frames are 61k frames a call: the large profile's activations would not
@@ -82,7 +82,7 @@ def _cli(app: Any, args: list[str]) -> None:
 
 
 def gen_set(root: Path, subjects: int, seed: int, workers: int) -> Path:
-    from sim.cli import app
+    from gaitline.cli.sim import app
 
     dest = root / f"s{seed}-{subjects}"
     if not (dest / "manifest.json").is_file():
@@ -96,11 +96,11 @@ def probe_step_seconds(profile: str, data_dir: Path, p: int, k: int, frames: int
     """Median seconds of one training step of ``profile`` on ``device`` (after a warm-up)."""
     import torch
 
-    from gait.augment import AugmentConfig, augment
-    from gait.checkpoint import autocast_dtype
-    from gait.model import GaitModel, profile_config
-    from gait.train import SequenceSet, TrainConfig, pack_sequence, train_step
-    from gait.train_cli import load_split
+    from gait.training.augment import AugmentConfig, augment
+    from gait.model.checkpoint import autocast_dtype
+    from gait.model.network import GaitModel, profile_config
+    from gait.training.loop import SequenceSet, TrainConfig, pack_sequence, train_step
+    from gaitline.cli.train import load_split
 
     arrays, subj, _ = load_split(data_dir, 0, 2 * p, max_frames=40, transform=pack_sequence)
     ids = sorted(set(subj))
@@ -129,8 +129,8 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
                 train_subjects: int) -> None:
     import torch
 
-    from gait.eval_cli import app as eval_app
-    from gait.train_cli import train
+    from gaitline.cli.eval import app as eval_app
+    from gaitline.cli.train import train
 
     torch.backends.cudnn.benchmark = True
     t0 = time.perf_counter()
@@ -139,7 +139,7 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
     log(f"training and validation sets in {time.perf_counter() - t0:.0f} s")
     # the test seed is generated while the GPU trains (the CPUs are idle then)
     test_dir = work / f"s13-{test_subjects}"
-    gen_test = subprocess.Popen([sys.executable, "-c", "import sys; from sim.cli import app; app(sys.argv[1:])",
+    gen_test = subprocess.Popen([sys.executable, "-c", "import sys; from gaitline.cli.sim import app; app(sys.argv[1:])",
                                  "gaitset", "--subjects", str(test_subjects), "--seed", "13", "--out", str(test_dir),
                                  "--workers", str(max(1, workers // 2))], stdout=subprocess.DEVNULL)
     step_s = probe_step_seconds(profile, train_dir, p, k, frames, device)
@@ -173,7 +173,7 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
     import contextlib
     import io
 
-    import gait.model_registry  # noqa: F401 -- registers the checkpoint loader
+    import gait.model.torch_embedder  # noqa: F401 -- registers the checkpoint loader
 
     for name, model in ((profile, str(ckpt)), ("default", "default")):
         buf = io.StringIO()

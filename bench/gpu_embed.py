@@ -75,7 +75,7 @@ def cuda_ms(fn: Callable[[], Any], reps: int, warmup: int = 3) -> float:
 def stage_model(out: Path, batch: int, reps: int, compile_: bool) -> list[dict[str, Any]]:
     import torch
 
-    from gait.model_registry import CHECKPOINT_DIR, load_embedder
+    from gait.model.torch_embedder import CHECKPOINT_DIR, load_embedder
 
     emb = load_embedder(CHECKPOINT_DIR / "default.pt", "default", device=DEVICE, max_batch=batch)
     base = emb.model
@@ -97,7 +97,7 @@ def stage_model(out: Path, batch: int, reps: int, compile_: bool) -> list[dict[s
     two.mirror_batched, one.mirror_batched = False, True
     half = copy.deepcopy(one).half()
     if half.projection is not None:
-        half.projection.float()  # the projection's subtraction needs fp32 (gait.model.Projection)
+        half.projection.float()  # the projection's subtraction needs fp32 (gait.model.network.Projection)
     plain = copy.deepcopy(base)
     plain.cfg = dataclasses.replace(plain.cfg, embed_from="bnneck")  # no projection: one image, frames' max
     variants: list[tuple[str, Callable[[], torch.Tensor], bool]] = [
@@ -197,7 +197,7 @@ def stage_agent(out: Path) -> dict[str, Any]:
     the compiled embeddings against the eager ones on the same uint8 0/255 windows."""
     import torch
 
-    from gait.model_registry import CHECKPOINT_DIR, load_embedder
+    from gait.model.torch_embedder import CHECKPOINT_DIR, load_embedder
 
     rng = np.random.default_rng(2)
     windows = ((rng.random((2048, 30, 64, 44)) > 0.5) * 255).astype(np.uint8)

@@ -23,7 +23,7 @@ import typer
 
 def lda_by_eigh(x: np.ndarray, labels: list[str], dims: int, shrink: float) -> tuple[np.ndarray, np.ndarray]:
     """The previous release's solve: ``weight`` [D, k] and ``ratios`` [k], from the same sums."""
-    from gait.projection import scatter
+    from gait.model.projection import scatter
 
     _, inv = np.unique(np.asarray(labels), return_inverse=True)
     counts = np.bincount(inv)
@@ -58,7 +58,7 @@ def lda(json_out: bool = typer.Option(False, "--json", help="last line: one JSON
         dims: int = typer.Option(48, "--dims", help="directions kept"),
         repeats: int = typer.Option(3, "--repeats", min=1, help="runs of each solve, alternating")) -> None:
     """Time regularised LDA's solve: Cholesky + SVD (ours) against two eigendecompositions (before)."""
-    from gait.projection import fit_lda
+    from gait.model.projection import fit_lda
 
     if dim < 2 or people < 2 or per < 2 or not 1 <= dims <= people - 1:
         raise typer.BadParameter("--dim, --people and --per must be >= 2, and --dims within 1..people-1")

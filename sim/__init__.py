@@ -11,7 +11,7 @@ Modules, each named after what it does:
 * :mod:`sim.gaitset`: the CASIA-B-style dataset generator.
 * :mod:`sim.city` / :mod:`sim.cityrender`: street graph, cameras, routes; video + ground truth.
 * :mod:`sim.source`: the ``sim://`` camera source a frames worker reads.
-* :mod:`sim.preview`: contact sheets; :mod:`sim.cli`: ``gaitline sim``.
+* :mod:`sim.preview`: contact sheets; :mod:`gaitline.cli.sim`: ``gaitline sim``.
 """
 
 from streams.exceptions import GaitlineError

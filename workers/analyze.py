@@ -1,6 +1,6 @@
 """``gaitline analyze VIDEO``: the portable mode -- one recording on a laptop, no Kafka.
 
-frames stage in-process (:func:`workers.frames.run_cameras` on a one-camera network) →
+frames stage in-process (:func:`workers.frames.cameras.run_cameras` on a one-camera network) →
 windows collected per track → gait model → per track: gait parameters (cadence, speed,
 step and stride length) over time as PNG plots, a JSON report, and with ``--gallery`` the
 best match in a local gallery file; ``--enrol NAME`` adds a track to that gallery.
@@ -71,7 +71,7 @@ def collect_windows(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWin
     from prometheus_client import CollectorRegistry
     from tqdm import tqdm
 
-    from workers.frames import FramesSettings, run_cameras
+    from workers.frames.cameras import FramesSettings, run_cameras
     from workers.metrics import FramesMetrics
 
     by_track: dict[int, list[TrackletWindow]] = {}
@@ -104,7 +104,7 @@ def collect_windows(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWin
 
 def _embed_tracks(by_track: dict[int, list[TrackletWindow]], model: str) -> tuple[dict[int, np.ndarray], Any]:
     """One unit vector per track: the mean of its windows' embeddings, renormalised."""
-    from gait.embedders import get_embedder
+    from gait.model.registry import get_embedder
 
     # learned models embed as the agents do (fitted projection, else BNNeck): centred cosines
     # make --threshold meaningful

@@ -31,7 +31,7 @@ from streams.exceptions import GaitlineError
 from streams.faust_app import group_id
 from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
-from workers.store import Store, default_store_url
+from store.db import Store, default_store_url
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 STAGES = ("embed", "index", "track")
@@ -47,7 +47,7 @@ class StageProcs:
 
     def start(self, stage: str, env: dict[str, str]) -> None:
         log = open(self.logdir / f"{stage}.log", "wb")  # noqa: SIM115 - the child owns it
-        self.procs[stage] = subprocess.Popen([sys.executable, "-m", "workers.cli", "worker", stage],
+        self.procs[stage] = subprocess.Popen([sys.executable, "-m", "gaitline", "worker", stage],
                                              env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
@@ -160,7 +160,7 @@ def demo(
         if inject_malformed:
             _inject_malformed(kafka, inject_malformed)
         typer.echo(f"frames: reading {network} ...", err=True)
-        from workers.cli_workers import run_frames
+        from gaitline.cli.worker import run_frames
 
         frames = run_frames(str(network), [], None, 1, False, 0, kafka)
         typer.echo(f"frames: {frames['frames']} frames, {frames['windows']} windows; waiting for the "

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workers.store import default_store_url
+from store.db import default_store_url
 
 if TYPE_CHECKING:
     from index.gallery import AnnConfig
@@ -45,7 +45,7 @@ class IndexSettings(BaseSettings):
     match_threshold: float | None = Field(
         None, ge=-1, le=1,
         description="cosine similarity to accept a match; None = the model's calibrated value "
-                    "(index.service.MODEL_THRESHOLDS); env GAITLINE_INDEX_MATCH_THRESHOLD")
+                    "(index.matcher.MODEL_THRESHOLDS); env GAITLINE_INDEX_MATCH_THRESHOLD")
     update_rate: float = Field(
         0.1, gt=0, le=1, description="how fast a matched identity's vector follows; env GAITLINE_INDEX_UPDATE_RATE")
     candidates: int = Field(

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def _gaitline(args: list[str], env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gaitline", *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gaitline", *args], capture_output=True, text=True,
                           timeout=600, env=env)
 
 

@@ -18,12 +18,12 @@ from prometheus_client import CollectorRegistry
 from api.auth import TokenBook, issue_token
 from api.probe import ProbeSettings, kafka_gallery
 from api.server import Api, make_server
-from gait.embedders import get_embedder
+from gait.model.registry import get_embedder
 from streams.schemas import GaitParams, GalleryEntry, Sighting
 from streams.topics import GALLERY
 from workers.analyze import collect_windows, network_for, probe_video
 from workers.metrics import ApiMetrics
-from workers.store import Store
+from store.db import Store
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from streams.exceptions import BrokerError
 from streams.settings import BrokerSettings, KafkaSettings
 from streams.topics import TRACKLETS
 from workers.demo import StageProcs
-from workers.store import Store
+from store.db import Store
 
 from .conftest import _USED, _free_port
 from .test_stages import _window

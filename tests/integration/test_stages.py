@@ -15,7 +15,7 @@ from streams.schemas import DeadLetter, Embedding, Sighting, TrackletWindow
 from streams.settings import KafkaSettings
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
 from workers.demo import StageProcs, _wait_drained
-from workers.store import Store
+from store.db import Store
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,7 @@ def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sql
         _wait_drained(kafka, procs, timeout_s=120)
         store = Store(sqlite_url)
         gone = next(r.identity_id for r in store.all_sightings() if r.camera_id == "cam0")
-        res = subprocess.run([sys.executable, "-m", "workers.cli", "forget", "--identity", gone, "--reason",
+        res = subprocess.run([sys.executable, "-m", "gaitline", "forget", "--identity", gone, "--reason",
                               "erasure request 1", "--actor", "dpo", "--store", sqlite_url],
                              capture_output=True, text=True, timeout=120, env=env)
         assert res.returncode == 0, res.stderr

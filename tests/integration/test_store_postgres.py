@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from streams.schemas import GaitParams, Sighting
-from workers.store import Store
+from store.db import Store
 
 from .conftest import _USED
 

@@ -19,7 +19,7 @@ from api.auth import TokenBook, issue_token
 from api.server import Api, make_server
 from streams.schemas import GaitParams, Sighting
 from workers.metrics import ApiMetrics
-from workers.store import Store
+from store.db import Store
 
 from .conftest import _USED
 

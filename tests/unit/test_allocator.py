@@ -1,4 +1,4 @@
-"""The process keeps freed tensor memory (gait/allocator.py): counted in page faults, not time."""
+"""The process keeps freed tensor memory (gait/model/allocator.py): counted in page faults, not time."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import sys
 
 import pytest
 
-from gait.allocator import tune_allocator
+from gait.model.allocator import tune_allocator
 from streams.exceptions import GaitlineError
 
 # allocate, touch and free 64 MB, 16 times over; print the minor page faults of the last four
 _PROBE = """
 import resource, sys
-from gait.allocator import in_effect, tune_allocator
+from gait.model.allocator import in_effect, tune_allocator
 print(tune_allocator(sys.argv[1]) and in_effect() == "keep")
 import torch
 faults = []
@@ -47,7 +47,7 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again() -> None:
 
 
 _RELEASE = """
-from gait.allocator import release_memory, tune_allocator
+from gait.model.allocator import release_memory, tune_allocator
 tune_allocator("keep")
 import torch
 def rss():
@@ -73,7 +73,7 @@ def test_an_unknown_mode_is_a_named_error() -> None:
 
 
 def test_the_cli_refuses_a_bad_setting_in_one_line() -> None:
-    proc = subprocess.run([sys.executable, "-m", "workers.cli", "sim", "--help"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "gaitline", "sim", "--help"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "GAITLINE_ALLOCATOR": "fast"})
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "GAITLINE_ALLOCATOR" in lines[0], proc.stderr

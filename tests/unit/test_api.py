@@ -17,7 +17,7 @@ from api.auth import AuthError, TokenBook, issue_token
 from api.server import Api, make_server
 from streams.schemas import GaitParams, Sighting
 from workers.metrics import ApiMetrics
-from workers.store import Store
+from store.db import Store
 
 T0 = 1_700_000_000.0
 
@@ -139,7 +139,7 @@ def test_token_file_is_digests_and_checked(tmp_path: Path) -> None:
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
-    from workers.cli import app
+    from gaitline.cli.main import app
 
     res = CliRunner().invoke(app, ["api", "token", "--user", "u", "--role", "god", "--tokens", str(tmp_path / "t")])
     assert res.exit_code == 2 and "unknown role" in res.output and "Traceback" not in res.output

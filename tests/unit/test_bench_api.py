@@ -6,7 +6,7 @@ import pytest
 
 from bench.api import measure
 from streams.exceptions import GaitlineError
-from workers.store import Store
+from store.db import Store
 
 
 def test_api_bench_times_each_query_kind(tmp_path: Path) -> None:

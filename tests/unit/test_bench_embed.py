@@ -10,7 +10,7 @@ import sys
 
 def test_bench_embed_json_line() -> None:
     env = {**os.environ, "GAITLINE_ALLOCATOR": "keep"}
-    proc = subprocess.run([sys.executable, "-m", "workers.cli", "bench", "embed", "--json", "--no-table",
+    proc = subprocess.run([sys.executable, "-m", "gaitline", "bench", "embed", "--json", "--no-table",
                            "--profile", "tiny", "--batch", "2", "--seconds", "0.05", "--threads", "1"],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
@@ -20,7 +20,7 @@ def test_bench_embed_json_line() -> None:
     want = "keep" if sys.platform.startswith("linux") else "system"
     assert out["allocator"] == want
     # the same figure measured with glibc's own allocator says so
-    proc = subprocess.run([sys.executable, "-m", "workers.cli", "bench", "embed", "--json", "--no-table",
+    proc = subprocess.run([sys.executable, "-m", "gaitline", "bench", "embed", "--json", "--no-table",
                            "--profile", "tiny", "--batch", "2", "--seconds", "0.05", "--threads", "1"],
                           capture_output=True, text=True, timeout=300, env={**env, "GAITLINE_ALLOCATOR": "system"})
     assert json.loads(proc.stdout.strip().splitlines()[-1])["allocator"] == "system"

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from bench.cli import app
+from gaitline.cli.bench import app
 
 
 def test_lda_bench_times_both_solves_and_checks_they_agree() -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-import gait.model_registry as reg
-from gait.checkpoint import (
+import gait.model.torch_embedder as reg
+from gait.model.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
     autocast_dtype,
@@ -17,8 +17,8 @@ from gait.checkpoint import (
     load_opengait,
     save_checkpoint,
 )
-from gait.embedders import available, get_embedder
-from gait.model import GaitModel, profile_config
+from gait.model.registry import available, get_embedder
+from gait.model.network import GaitModel, profile_config
 from streams.exceptions import GaitlineError
 
 torch.set_num_threads(1)

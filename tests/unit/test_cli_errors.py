@@ -8,7 +8,7 @@ import pytest
 
 
 def gaitline(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gaitline", *args], capture_output=True, text=True,
                           timeout=120, env=env)
 
 
@@ -42,7 +42,7 @@ def test_unknown_camera_id():
 
 
 def test_unknown_identity_and_empty_store(tmp_path: Path):
-    from workers.store import Store
+    from store.db import Store
 
     url = f"sqlite:///{tmp_path}/s.db"
     why = ("--reason", "case 42")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gait.eval_cli import app, split_subjects
-from gait.mtmc import evaluate
+from gaitline.cli.eval import app, split_subjects
+from gait.evaluation.mtmc import evaluate
 from sim.city import plan_city
 from sim.cityrender import render_city
 from sim.gaitset import make_subject
@@ -156,7 +156,7 @@ def test_eval_params_scores_measured_gait_against_the_city_truth(tmp_path: Path)
 def test_params_score_counts_misses_and_errors() -> None:
     import numpy as np
 
-    from gait.paramseval import score
+    from gait.evaluation.parameter_errors import score
     from streams.schemas import GaitParams, TrackletWindow
 
     def win(i: int, who: str | None, cad: float | None, speed: float) -> TrackletWindow:

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from configs.schema import Camera, LoadedNetwork, Network, load_network
 from streams.exceptions import ConfigError, GaitlineError
 from streams.schemas import TrackletWindow
-from workers.frames import FramesSettings, cameras_for_replica, run_cameras
+from workers.frames.cameras import FramesSettings, cameras_for_replica, run_cameras
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait.pretreatment import pretreat
-from gait.segment import SegmentConfig, Segmenter
+from gait.vision.pretreatment import pretreat
+from gait.vision.segment import SegmentConfig, Segmenter
 
 H, W = 288, 384
 

@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 
-from gait.model import PROFILES, GaitModel, ModelConfig, fuse_batchnorm_, hpp, profile_config, temporal_pool
+from gait.model.network import PROFILES, GaitModel, ModelConfig, fuse_batchnorm_, hpp, profile_config, temporal_pool
 
 torch.set_num_threads(1)
 

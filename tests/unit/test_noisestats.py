@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gait.noisestats import frame_stats, sequence_stats, summarise
+from gait.evaluation.noisestats import frame_stats, sequence_stats, summarise
 
 
 def _body() -> np.ndarray:

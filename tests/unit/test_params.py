@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait.params import cadence_spm, gait_params, leg_width
+from gait.vision.gait_parameters import cadence_spm, gait_params, leg_width
 
 
 def _walker(n: int, fps: float, spm: float) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait.pretreatment import HEIGHT, WIDTH, pretreat, pretreat_many
+from gait.vision.pretreatment import HEIGHT, WIDTH, pretreat, pretreat_many
 
 
 def _person(h: int = 120, w: int = 40, frame: tuple[int, int] = (300, 400), x0: int = 100,

@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from index.service import IdentityMatcher
+from index.matcher import IdentityMatcher
 from streams.schemas import Embedding, GaitParams, Sighting
 from streams.topics import GALLERY, SIGHTINGS
 from workers.settings import IndexSettings
-from workers.stage import Record
-from workers.store import Store, StoreError
-from workers.track import SightingWriter
+from streams.agents import Record
+from store.db import Store, StoreError
+from workers.track.agent import SightingWriter
 
 DAY = 86400.0
 
@@ -85,7 +85,7 @@ def test_index_forgets_on_tombstone_and_expires_stale_identities():
 
 
 def _gaitline(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "gaitline", *args], capture_output=True, text=True, timeout=120,
                           env=env)
 
 

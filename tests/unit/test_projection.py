@@ -11,10 +11,10 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from gait.checkpoint import load_checkpoint, save_checkpoint
-from gait.embedders import get_embedder
-from gait.model import GaitModel, ModelConfig, hpp, profile_config, temporal_pool
-from gait.projection import (
+from gait.model.checkpoint import load_checkpoint, save_checkpoint
+from gait.model.registry import get_embedder
+from gait.model.network import GaitModel, ModelConfig, hpp, profile_config, temporal_pool
+from gait.model.projection import (
     Lda,
     ProjectionError,
     fit_lda,
@@ -303,10 +303,10 @@ def test_projection_must_fit_the_strips() -> None:
 
 
 def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gait.train_cli
-    from workers.cli import app
+    import gaitline.cli.train
+    from gaitline.cli.main import app
 
-    monkeypatch.setattr(gait.train_cli, "FIT_PEOPLE_PER_PASS", 3)  # two passes: 3 people, then 1
+    monkeypatch.setattr(gaitline.cli.train, "FIT_PEOPLE_PER_PASS", 3)  # two passes: 3 people, then 1
 
     views, types = ("000", "090"), ("nm-01", "nm-02", "bg-01")
     people = tmp_path / "seed9"
@@ -328,7 +328,7 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: 
     # the fitted map is the one fit_lda computes on the same features (by default the pyramid,
     # max, mean and std over the first 3 frames, window and mirror, square roots), embedded in one pass
     base_ck = load_checkpoint(base, device="cpu")
-    from gait.train_cli import load_split
+    from gaitline.cli.train import load_split
 
     arrays, subj, _ = load_split(people, 0, max_frames=3)
     assert {len(a) for a in arrays} == {3}
@@ -345,7 +345,7 @@ def test_fit_lda_cli_writes_a_projected_checkpoint(tmp_path: Path, monkeypatch: 
     for args, needle in ((["--dataset", str(tmp_path / "trainset")], "never saw"),
                          (["--dataset", str(people), "--dims", "9"], "identities - 1"),
                          (["--dataset", str(people), "--input", "bnneck"], "pyramid or strips")):
-        proc = subprocess.run([sys.executable, "-m", "workers.cli", "fit-lda", "--model", str(base),
+        proc = subprocess.run([sys.executable, "-m", "gaitline", "fit-lda", "--model", str(base),
                                "--out", str(tmp_path / "x.pt"), *args], capture_output=True, text=True, timeout=300)
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from gait.dataset import TYPES, VIEWS, align_opengait, load_sequence, scan, to_64x44
-from sim.cli import app
+from gaitline.cli.sim import app
 from sim.gaitset import identity_of, make_subject, record
 
 
@@ -80,7 +80,7 @@ def test_bad_parameters_exit_2(args: list[str], tmp_path: Path) -> None:
 
 
 def test_cleanup_makes_sim_masks_break_like_the_frames_workers() -> None:
-    from gait.noisestats import summarise
+    from gait.evaluation.noisestats import summarise
 
     ident, everyday = identity_of(5, 2)
     seqs: dict[bool, list[np.ndarray]] = {True: [], False: []}

@@ -12,7 +12,7 @@ import pytest
 
 from configs.schema import Camera
 from streams.exceptions import GaitlineError
-from workers.sources import (
+from workers.frames.sources import (
     FrameSizeError,
     ImageDirSource,
     SourceError,

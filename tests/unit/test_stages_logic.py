@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from gait.embedders import UnknownEmbedderError, get_embedder
+from gait.model.registry import UnknownEmbedderError, get_embedder
 from index.gallery import AnnConfig, Gallery
-from index.service import IdentityMatcher
+from index.matcher import IdentityMatcher
 from streams.schemas import DeadLetter, Embedding, GaitParams, GalleryEntry, Sighting, TrackletWindow
 from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS
-from workers.embed import WindowEmbedder
+from workers.embed.agent import WindowEmbedder
 from workers.settings import IndexSettings
-from workers.stage import Record
-from workers.store import Store
-from workers.track import SightingWriter
+from streams.agents import Record
+from store.db import Store
+from workers.track.agent import SightingWriter
 
 
 def _unit(v):

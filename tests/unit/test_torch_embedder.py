@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from gait.checkpoint import save_checkpoint
-from gait.model import GaitModel, profile_config
-from gait.model_registry import load_embedder
-from gait.projection import Lda, reading, with_projection
+from gait.model.checkpoint import save_checkpoint
+from gait.model.network import GaitModel, profile_config
+from gait.model.torch_embedder import load_embedder
+from gait.model.projection import Lda, reading, with_projection
 
 torch.set_num_threads(1)
 
@@ -70,7 +70,7 @@ def test_a_failed_compilation_falls_back_to_the_eager_model(checkpoint: Path, mo
     comp = load_embedder(checkpoint, "tiny", device="cpu", precision="fp32", compile=True)
     eager = load_embedder(checkpoint, "tiny", device="cpu", precision="fp32", compile=False)
     w = _windows(3, 3)
-    with caplog.at_level(logging.WARNING, logger="gait.model_registry"):
+    with caplog.at_level(logging.WARNING, logger="gait.model.torch_embedder"):
         got = comp.embed(w[:1])  # a lone window, padded for the compiler, comes back alone
     assert got.shape == (1, 8) and np.allclose(got, eager.embed(w[:1]), atol=1e-6)
     assert np.allclose(comp.embed(w), eager.embed(w), atol=1e-6)
@@ -78,7 +78,7 @@ def test_a_failed_compilation_falls_back_to_the_eager_model(checkpoint: Path, mo
 
 
 def test_cuda_batches_are_padded_to_a_few_shapes(checkpoint: Path) -> None:
-    from gait.model_registry import _padded
+    from gait.model.torch_embedder import _padded
 
     emb = load_embedder(checkpoint, "tiny", device="cpu", precision="fp32", compile=False, max_batch=100)
     assert [emb.bucket(b) for b in (1, 2, 3, 5, 33, 64, 65, 70, 100)] == [2, 2, 4, 8, 64, 64, 100, 100, 100]

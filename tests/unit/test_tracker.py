@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait.segment import Detection
-from workers.tracker import Tracker, TrackerConfig, to_ground
+from gait.vision.segment import Detection
+from workers.frames.tracker import Tracker, TrackerConfig, to_ground
 
 
 def _det(x: float, y: float, h: int = 100, score: float = 0.9) -> Detection:
@@ -90,7 +90,7 @@ def test_ground_plane_tracking_in_metres() -> None:
 def _dressed(x: float, y: float, top: tuple[int, int, int], bottom: tuple[int, int, int],
              h: int = 90) -> Detection:
     """A detection whose pixels are a walker in a ``top`` and ``bottom`` colour (BGR)."""
-    from gait.segment import colour_signature
+    from gait.vision.segment import colour_signature
 
     w = h // 3
     frame = np.zeros((h, w, 3), np.uint8)
@@ -105,7 +105,7 @@ RED, BLUE, GREEN, GREY = (30, 30, 200), (200, 60, 30), (40, 180, 40), (128, 128,
 
 
 def test_colour_signature_tells_outfits_apart_and_needs_enough_pixels() -> None:
-    from gait.segment import colour_distance, colour_signature
+    from gait.vision.segment import colour_distance, colour_signature
 
     a, b, a2 = _dressed(0, 100, RED, BLUE), _dressed(0, 100, BLUE, RED), _dressed(0, 100, RED, BLUE, h=60)
     assert a.colour is not None and a.colour.shape == (2, 32) and np.allclose(a.colour.sum(axis=1), 1)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from gait.augment import AugmentConfig, augment
-from gait.checkpoint import load_checkpoint
-from gait.model import GaitModel, profile_config
-from gait.quickeval import rank1_by_condition
-from gait.train import SequenceSet, TrainConfig, train_model, train_step, triplet_batch_all
+from gait.training.augment import AugmentConfig, augment
+from gait.model.checkpoint import load_checkpoint
+from gait.model.network import GaitModel, profile_config
+from gait.evaluation.quick import rank1_by_condition
+from gait.training.loop import SequenceSet, TrainConfig, train_model, train_step, triplet_batch_all
 
 torch.set_num_threads(1)
 
@@ -123,7 +123,7 @@ def test_rank1_protocol_excludes_identical_views() -> None:
 
 
 def test_unordered_sampling_spreads_over_the_sequence_in_time_order() -> None:
-    from gait.train import _scattered
+    from gait.training.loop import _scattered
 
     seq = np.arange(40)[:, None, None] * np.ones((1, 64, 6), np.uint8)  # frame i holds the value i
     got = _scattered(seq, 10, np.random.default_rng(0))[:, 0, 0]
@@ -136,7 +136,7 @@ def test_unordered_sampling_spreads_over_the_sequence_in_time_order() -> None:
 
 
 def test_reduced_precision_is_picked_per_device() -> None:
-    from gait.checkpoint import autocast_dtype
+    from gait.model.checkpoint import autocast_dtype
 
     assert autocast_dtype(torch.device("cuda")) == torch.float16
     cpu = autocast_dtype(torch.device("cpu"))

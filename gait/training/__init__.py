@@ -1,0 +1,1 @@
+"""Training the gait model: the training loop, augmentation, dataset splits."""

@@ -1,0 +1,306 @@
+"""``gaitline eval``: score gait recognition (CASIA-B protocol) and multi-camera tracking.
+
+``gait``: first 74 subjects train, the rest test (all subjects are test when there are too few
+for the split; the output says so). Gallery nm-01..04; probes nm-05/06 (NM), bg-01/02 (BG),
+cl-01/02 (CL). The training-free ``baseline`` and the ``trivial`` shortcut detector are scored
+side by side. With ``--json`` the last line is one JSON object (percent).
+
+``mtmc``: IDF1/IDP/IDR/MOTA of the store's sightings against a simulated city's ground truth.
+
+``params``: errors of the measured gait parameters against a simulated city's truth.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from gait.dataset import VIEWS, DatasetError, Sequence, iter_sequences, scan
+from gait.model.registry import Embedder, UnknownEmbedderError, get_embedder
+from gait.evaluation.metrics import Split, exclude_identical, mean_average_precision, open_set, rank1_by_view
+from streams.exceptions import GaitlineError, one_line_errors
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Score recognition and tracking.")
+
+
+
+TRAIN_SUBJECTS = 74
+GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
+PROBES = {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")}
+BASELINES = ("baseline", "trivial")
+
+
+def resolve_model(name: str, **kwargs: Any) -> Embedder:
+    """The embedder for ``--model``: a registered name, or a checkpoint file path.
+
+    A path goes to the ``checkpoint`` factory (registered by the learned-model module);
+    ``kwargs`` go to the factory (e.g. ``embed_from``; training-free models ignore them).
+    """
+    if Path(name).is_file():
+        try:
+            return get_embedder("checkpoint", path=name, **kwargs)
+        except UnknownEmbedderError as exc:
+            raise GaitlineError(f"--model {name}: a checkpoint file, but no 'checkpoint' loader is "
+                                "registered (the learned model module provides it)") from exc
+    return get_embedder(name, **kwargs)
+
+
+def split_subjects(subjects: list[str]) -> tuple[list[str], str]:
+    """Test subjects under the protocol and a note saying which split was used."""
+    if len(subjects) <= TRAIN_SUBJECTS:
+        return subjects, (f"{len(subjects)} subjects: fewer than the protocol's {TRAIN_SUBJECTS} training + "
+                          "test split needs, so all are scored as the test set")
+    return subjects[TRAIN_SUBJECTS:], (f"{len(subjects)} subjects: first {TRAIN_SUBJECTS} are training, "
+                                       f"{len(subjects) - TRAIN_SUBJECTS} test")
+
+
+def _split(items: list[tuple[Sequence, np.ndarray]]) -> Split:
+    emb = np.stack([e for _, e in items]) if items else np.zeros((0, 1), np.float32)
+    return Split(emb, np.array([s.subject for s, _ in items]), np.array([s.view for s, _ in items]))
+
+
+def score(embedded: list[tuple[Sequence, np.ndarray]], views: list[str]) -> dict[str, Any]:
+    """Rank-1 per condition and view, mAP and TPIR@FPIR=1 % from per-sequence embeddings (percent)."""
+    gallery = _split([(s, e) for s, e in embedded if s.type in GALLERY])
+    rank1: dict[str, float | None] = {}
+    per_view: dict[str, list[float | None]] = {}
+    probes_all = []
+    for cond, types in PROBES.items():
+        items = [(s, e) for s, e in embedded if s.type in types]
+        probes_all += items
+        if not items or not len(gallery.labels):
+            rank1[cond], per_view[cond] = None, [None] * len(views)
+            continue
+        pv = exclude_identical(rank1_by_view(_split(items), gallery, views)) * 100  # [V]
+        per_view[cond] = [None if math.isnan(v) else round(float(v), 2) for v in pv]
+        ok = pv[np.isfinite(pv)]
+        rank1[cond] = round(float(ok.mean()), 2) if len(ok) else None
+    probe = _split(probes_all)
+    m = mean_average_precision(probe, gallery) * 100 if len(probe.labels) and len(gallery.labels) else math.nan
+    subjects = sorted(set(gallery.labels.tolist()))
+    enrolled = set(subjects[::2])
+    tp = open_set(probe, gallery, enrolled) * 100 if len(subjects) >= 2 else math.nan
+    return {"rank1": rank1, "mAP": None if math.isnan(m) else round(m, 2),
+            "tpir_at_fpir1": None if math.isnan(tp) else round(tp, 2), "per_view": per_view}
+
+
+def _table(name: str, res: dict[str, Any], views: list[str]) -> str:
+    lines = [f"rank-1 (%) of {name} per probe view, identical views excluded:",
+             "cond " + " ".join(f"{v:>6}" for v in views) + "   mean"]
+    for cond, vals in res["per_view"].items():
+        cells = " ".join(f"{'-':>6}" if v is None else f"{v:6.1f}" for v in vals)
+        mean = res["rank1"][cond]
+        lines.append(f"{cond:<4} {cells} {'   -' if mean is None else f'{mean:6.1f}'}")
+    return "\n".join(lines)
+
+
+@app.command("gait")
+@one_line_errors
+def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in the CASIA-B layout"),
+         model: str = typer.Option("baseline", "--model", help="registered model name or checkpoint file"),
+         json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+         baselines: bool = typer.Option(True, "--baselines/--no-baselines",
+                                        help="also score the training-free and trivial baselines"),
+         max_frames: int = typer.Option(0, "--max-frames", help="frames per sequence (0 = all)"),
+         precision: str = typer.Option("auto", "--precision", help="learned models: auto (fp16 CUDA / native "
+                                       "bf16 CPU, as the agents run) or fp32")) -> None:
+    """Score a gait model on a CASIA-B-style dataset (rank-1 NM/BG/CL, mAP, TPIR@FPIR=1 %)."""
+    if max_frames < 0:
+        raise typer.BadParameter("must be 0 (all) or positive", param_hint="--max-frames")
+    if precision not in ("auto", "fp32"):
+        raise typer.BadParameter("must be auto or fp32", param_hint="--precision")
+    seqs = scan(dataset)
+    subjects = sorted({s.subject for s in seqs})
+    test, note = split_subjects(subjects)
+    tset = set(test)
+    seqs = [s for s in seqs if s.subject in tset and (s.type in GALLERY or any(s.type in t for t in PROBES.values()))]
+    names = [model] + ([b for b in BASELINES if b != model] if baselines else [])
+    models = {n: resolve_model(n, precision=precision) for n in names}
+    embedded: dict[str, list[tuple[Sequence, np.ndarray]]] = {n: [] for n in names}
+    for s, arr in iter_sequences(seqs, max_frames or None):
+        for n, emb in models.items():
+            embedded[n].append((s, emb.embed(arr[None])[0]))  # [dim]
+    if not embedded[model]:
+        raise DatasetError(f"--dataset {dataset}: no readable test sequences")
+    views = sorted({s.view for s in seqs}, key=lambda v: (VIEWS.index(v) if v in VIEWS else 99, v))
+    results = {n: score(embedded[n], views) for n in names}
+    typer.echo(note)
+    typer.echo(f"test: {len(test)} subjects, {len(embedded[model])} sequences, model {model!r}")
+    typer.echo(_table(model, results[model], views))
+    typer.echo("")
+    typer.echo(f"{'model':<24} {'NM':>6} {'BG':>6} {'CL':>6} {'mAP':>6} {'TPIR@1%':>8}")
+    for n, r in results.items():
+        cells = [r["rank1"][c] for c in PROBES] + [r["mAP"], r["tpir_at_fpir1"]]
+        typer.echo(f"{n:<24} " + " ".join(f"{'-':>6}" if v is None else f"{v:6.1f}" for v in cells))
+    if json_out:
+        main = {k: results[model][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
+        out = main | {"model": model, "precision": getattr(models[model], "precision", "float32"),
+                      "test_subjects": len(test), "split": note,
+                      "baselines": {n: {k: results[n][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
+                                    for n in names if n != model}}
+        typer.echo(json.dumps(out))
+
+
+@app.command("threshold")
+@one_line_errors
+def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out dataset in the CASIA-B layout"),
+              model: str = typer.Option("default", "--model", help="registered model name or checkpoint file"),
+              embed_from: str = typer.Option("auto", "--embed-from",
+                                             help="learned models: auto (what the agents send: the fitted "
+                                                  "projection where the checkpoint has one, else bnneck), "
+                                                  "strips, bnneck or lda"),
+              window: int = typer.Option(30, "--window", help="frames per window, as the frames worker cuts them"),
+              far: float = typer.Option(0.005, "--far", help="share of stranger pairs allowed above the threshold"),
+              json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Calibrate the open-set match threshold: window-to-window cosine of strangers vs the same person.
+
+    One window per sequence of the test split; every pair of windows of different subjects is a
+    stranger pair, every pair of the same subject from different sequences a mated pair. The
+    suggested threshold is the stranger similarity quantile at ``1 - far``.
+    """
+    if window < 1:
+        raise typer.BadParameter("must be at least 1 frame", param_hint="--window")
+    if not 0 < far < 1:
+        raise typer.BadParameter("must be within (0, 1)", param_hint="--far")
+    if embed_from not in ("auto", "strips", "bnneck", "lda"):
+        raise typer.BadParameter("must be auto, strips, bnneck or lda", param_hint="--embed-from")
+    seqs = scan(dataset)
+    test, note = split_subjects(sorted({s.subject for s in seqs}))
+    tset = set(test)
+    emb_model = resolve_model(model, embed_from=embed_from)
+    embs, subj = [], []
+    for s, arr in iter_sequences([s for s in seqs if s.subject in tset], window):
+        if len(arr):
+            embs.append(emb_model.embed(arr[None])[0])  # [dim]
+            subj.append(s.subject)
+    if len(set(subj)) < 2:
+        raise DatasetError(f"--dataset {dataset}: need windows of at least two test subjects")
+    e = np.stack(embs)  # [m, dim]
+    lab = np.asarray(subj)
+    sim = e @ e.T  # [m, m]
+    upper = np.triu(np.ones_like(sim, dtype=bool), 1)
+    same = lab[:, None] == lab[None, :]
+    strangers, mated = sim[upper & ~same], sim[upper & same]
+    thr = float(np.quantile(strangers, 1 - far))
+    sq = {q: round(float(np.quantile(strangers, float(q))), 4) for q in ("0.5", "0.99", "0.995", "0.999")}
+    mq = {q: round(float(np.quantile(mated, float(q))), 4) for q in ("0.1", "0.5", "0.9")}
+    accepted = float((mated >= thr).mean())
+    name = getattr(emb_model, "name", model)
+    res = {"model": name, "windows": len(e), "subjects": len(set(subj)), "window": window, "far": far,
+           "threshold": round(thr, 4), "mated_accepted": round(accepted, 4), "stranger_quantiles": sq,
+           "mated_quantiles": mq, "split": note}
+    typer.echo(note)
+    typer.echo(f"{len(e)} windows of {window} frames, {len(set(subj))} subjects, model {name}")
+    typer.echo(f"strangers: median {sq['0.5']}, p99 {sq['0.99']}, p99.9 {sq['0.999']}; "
+               f"same person: median {mq['0.5']}")
+    typer.echo(f"threshold at FAR {far:g}: {thr:.3f} (accepts {accepted * 100:.1f} % of same-person pairs)")
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
+@app.command("noise")
+@one_line_errors
+def noise(video: Path = typer.Option(..., "--video", help="real footage: the frames worker's silhouettes are the "
+                                                        "reference"),
+          dataset: Path = typer.Option(..., "--dataset", help="a simulator dataset (CASIA-B layout)"),
+          sequences: int = typer.Option(300, "--sequences", min=1, help="simulator sequences to sample"),
+          aug_strength: float = typer.Option(0.3, "--aug-strength", min=0.0, max=3.0,
+                                             help="training augmentation strength to show as a third column"),
+          json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Compare how silhouettes are broken: real background subtraction vs the simulator (and training noise)."""
+    import torch
+
+    from gait.training.augment import AugmentConfig, augment
+    from gait.evaluation.noisestats import STATS, summarise
+    from workers.analyze import collect_windows, network_for, probe_video
+
+    if not video.is_file():
+        raise typer.BadParameter(f"{video} is not a file", param_hint="--video")
+    fps, total = probe_video(video)
+    by_track, _ = collect_windows(network_for(video, fps), total)
+    real = [w.silhouettes for ws in by_track.values() for w in ws]
+    if not real:
+        raise GaitlineError(f"--video {video}: the frames worker found no walkers to compare")
+    seqs = scan(dataset)
+    rng = np.random.default_rng(0)
+    picked = [seqs[i] for i in sorted(rng.choice(len(seqs), size=min(sequences, len(seqs)), replace=False))]
+    sim = [(a[:, :, 10:54] if a.shape[2] == 64 else a) > 0.5 for _, a in iter_sequences(picked)]
+    if not sim:
+        raise DatasetError(f"--dataset {dataset}: no readable sequences")
+    gen = torch.Generator().manual_seed(0)
+    cfg = AugmentConfig().scaled(aug_strength)
+    noisy = [augment(torch.from_numpy(s[None].astype(np.float32)), cfg, gen)[0].numpy() for s in sim]
+    stats = {"real": summarise(real), "sim": summarise(sim), "sim_augmented": summarise(noisy)}
+    res: dict[str, Any] = {**stats, "video": str(video), "dataset": str(dataset), "aug_strength": aug_strength}
+    typer.echo(f"frames: real {stats['real']['frames']['n']:.0f} ({len(real)} windows), "
+               f"sim {stats['sim']['frames']['n']:.0f} ({len(sim)} sequences)")
+    typer.echo(f"{'statistic':<10} {'real (p10 / median / p90)':>28} {'sim':>24} {'sim + training noise':>24}")
+    for k in STATS:
+        cells = []
+        for src in ("real", "sim", "sim_augmented"):
+            q = stats[src].get(k)
+            cells.append("-" if q is None else f"{q['p10']:.3f} / {q['median']:.3f} / {q['p90']:.3f}")
+        typer.echo(f"{k:<10} {cells[0]:>28} {cells[1]:>24} {cells[2]:>24}")
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
+@app.command("mtmc")
+@one_line_errors
+def mtmc(truth: Path = typer.Option(..., "--truth", help="city folder written by `gaitline sim city`"),
+         store: str = typer.Option(..., "--store", help="store URL holding the pipeline's sightings"),
+         json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
+         max_dist: float = typer.Option(1.5, "--max-dist", help="metres within which a sighting matches")) -> None:
+    """Multi-camera IDF1/IDP/IDR/MOTA of stored sightings against the city's ground truth."""
+    from gait.evaluation.mtmc import evaluate
+    from store.db import Store
+
+    if not max_dist > 0:
+        raise typer.BadParameter("must be positive metres", param_hint="--max-dist")
+    if not truth.is_dir():
+        raise typer.BadParameter(f"{truth} is not a folder", param_hint="--truth")
+    st = Store(store, create=False)
+    try:
+        rows = list(st.all_sightings())
+    except Exception as exc:  # SQLAlchemy errors: the store exists but holds no sightings table
+        raise GaitlineError(f"--store {store}: cannot read sightings ({exc.__class__.__name__})") from exc
+    finally:
+        st.close()
+    res = evaluate(truth, rows, max_dist_m=max_dist)
+    typer.echo(f"{res['sightings']} sightings over {res['frames']} ground-truth frames")
+    typer.echo(f"{'camera':<12} {'IDF1':>6} {'IDP':>6} {'IDR':>6} {'MOTA':>7}")
+    for cam, r in [("ALL", res), *res["per_camera"].items()]:
+        typer.echo(f"{cam:<12} " + " ".join("     -" if r[k] is None else f"{r[k]:6.3f}"
+                                             for k in ("idf1", "idp", "idr", "mota")))
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
+@app.command("params")
+@one_line_errors
+def params(city: Path = typer.Option(..., "--city", help="city folder written by `gaitline sim city`"),
+           json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Errors of the measured gait parameters (cadence, speed, step, stride) against the city's truth."""
+    from gait.evaluation.parameter_errors import PARAMS, city_windows, read_people, score
+
+    if not city.is_dir():
+        raise typer.BadParameter(f"{city} is not a folder", param_hint="--city")
+    people = read_people(city)
+    res = score(city_windows(city), people)
+    typer.echo(f"{res['windows']} windows of {res['people']} people ({res['windows_untagged']} of no one)")
+    typer.echo(f"{'parameter':<16} {'method':<9} {'cover':>6} {'med|err|':>9} {'med rel':>8} {'<=10%':>6} "
+               f"{'bias':>7} {'person':>7}")
+    for name in PARAMS:
+        for method in ("ours", "constant"):
+            r = res[name][method]
+            cells = [r[k] for k in ("coverage", "median_abs_err", "median_rel_err", "within_10pct", "bias",
+                                    "per_person_rel_err")]
+            typer.echo(f"{name:<16} {method:<9} " + " ".join(
+                f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}" for v, w in zip(cells, (6, 9, 8, 6, 7, 7), strict=True)))
+    if json_out:
+        typer.echo(json.dumps(res))

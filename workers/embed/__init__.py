@@ -1,0 +1,1 @@
+"""The embed stage: ``tracklets.v1`` windows -> identity vectors on ``embeddings.v1``."""

@@ -1,0 +1,1 @@
+"""The frames stage: camera sources -> segmentation -> tracker -> windows -> publisher (``tracklets.v1``)."""

@@ -1,0 +1,72 @@
+"""The track stage: ``sightings.v1`` -> the store of sightings per identity.
+
+This first version stores sightings (idempotently, keyed by window id); stitching them
+into multi-camera trajectories with transit-feasibility checks builds on this table.
+Sightings older than ``retention_days`` of stream time (the newest sighting's time, so a
+replayed archive ages as it plays) are deleted as the stream moves on.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry
+
+from streams.faust_app import make_app
+from streams.schemas import Sighting
+from streams.settings import KafkaSettings
+from streams.topics import SIGHTINGS
+from workers.metrics import TrackMetrics
+from workers.settings import TrackSettings
+from streams.agents import Output, Record, attach_batch_agent, decode_all, run_worker
+from store.db import Store
+
+STAGE = "track"
+
+
+class SightingWriter:
+    """The track stage's handler: decode sightings and write them to the store in one batch."""
+
+    def __init__(self, store: Store, metrics: TrackMetrics | None = None, retention_days: float = 0.0) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.retention_days = retention_days
+        self._watermark = 0.0
+        self._next_expiry = 0.0
+
+    def __call__(self, records: list[Record]) -> list[Output]:
+        """Handle one batch of raw ``sightings.v1`` records."""
+        decoded, outputs = decode_all(records, Sighting, STAGE, self.metrics.deadlettered if self.metrics else None)
+        sightings = [s for _, s in decoded]
+        if not sightings:
+            return outputs
+        started = time.perf_counter()
+        # a store error is transient (database down): it propagates, the worker stops without
+        # committing, and its replacement re-reads the batch from the last committed offset
+        new = self.store.add_sightings(sightings)
+        self._watermark = max(self._watermark, max(s.t_end for s in sightings))
+        if self.retention_days and self._watermark >= self._next_expiry:
+            gone = self.store.expire(self._watermark - self.retention_days * 86400)
+            self._next_expiry = self._watermark + 60.0
+            if self.metrics:
+                self.metrics.expired.inc(gone)
+        if self.metrics:
+            now = time.time()
+            self.metrics.write_seconds.observe(time.perf_counter() - started)
+            self.metrics.sightings.inc(new)
+            self.metrics.duplicates.inc(len(sightings) - new)
+            for s in sightings:
+                self.metrics.end_to_end_seconds.observe(max(0.0, now - s.t_end))
+        return outputs
+
+
+def run(kafka: KafkaSettings, settings: TrackSettings) -> None:
+    """Store sightings until SIGTERM."""
+    registry = CollectorRegistry()
+    metrics = TrackMetrics(registry)
+    store = Store(settings.store_url)
+    app = make_app(STAGE, kafka)
+    attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics, settings.retention_days),
+                       settings.max_batch,
+                       settings.max_wait_s, lag=metrics.consumer_lag)
+    run_worker(app, registry, settings.metrics_port)
