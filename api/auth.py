@@ -22,17 +22,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.exceptions import GaitlineError
+from api.exceptions import AuthError
 
 ROLES: dict[str, frozenset[str]] = {
     "operator": frozenset({"search"}),
     "auditor": frozenset({"audit"}),
     "admin": frozenset({"search", "audit"}),
 }
-
-
-class AuthError(GaitlineError):
-    """The token file or a token request is invalid."""
 
 
 @dataclass(frozen=True)

@@ -22,21 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kafka.errors import KafkaError
 
+from api.exceptions import ProbeError
+from gaitline.errors import GaitlineError
 from index.gallery import Gallery
-from streams.exceptions import GaitlineError
+from streams.exceptions import BrokerError
 
 # the gallery as of now, held for the duration of the block (None: nothing enrolled yet)
 GallerySource = Callable[[], AbstractContextManager[Gallery | None]]
-
-
-class ProbeError(GaitlineError):
-    """The clip cannot be searched (unreadable, no walker, or no comparable gallery)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -77,8 +70,9 @@ def _embedder_for(gallery: Gallery) -> Any:
 
 def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSettings) -> dict[str, Any]:
     """Match the walkers of a clip (video file bytes) against the gallery."""
-    from index.matcher import DEFAULT_THRESHOLD, MODEL_THRESHOLDS
-    from workers.analyze import AnalyzeError, collect_windows, network_for, probe_video
+    from index.matcher import threshold_for
+    from workers.analyze import collect_windows, network_for, probe_video
+    from workers.exceptions import AnalyzeError
 
     if not data:
         raise ProbeError("the request body must be the clip (a video file OpenCV can read)")
@@ -90,7 +84,7 @@ def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSetti
             raise ProbeError("the gallery is empty: nobody has been enrolled yet", status=404)
         emb = _embedder_for(gallery)
         model = gallery.model
-    threshold = settings.threshold or MODEL_THRESHOLDS.get(model or "", DEFAULT_THRESHOLD)
+    threshold = threshold_for(model or "", settings.threshold or None)
     with tempfile.TemporaryDirectory(prefix="gaitline-probe-") as tmp:  # the slow part, without the gallery lock
         clip = Path(tmp) / "clip.avi"
         clip.write_bytes(data)
@@ -115,7 +109,7 @@ def _open(source: GallerySource) -> Iterator[Gallery | None]:
     try:
         with source() as gallery:
             yield gallery
-    except KafkaError as exc:
+    except BrokerError as exc:
         raise ProbeError(f"the gallery log (gallery.v1) cannot be read: {exc}", status=503) from exc
 
 

@@ -40,8 +40,9 @@ from urllib.parse import parse_qs, urlsplit
 from prometheus_client import CollectorRegistry
 
 from api.auth import Principal, TokenBook
-from api.probe import GallerySource, ProbeError, ProbeSettings, search_clip
-from workers.metrics import ApiMetrics
+from api.exceptions import ProbeError
+from api.metrics import ApiMetrics
+from api.probe import GallerySource, ProbeSettings, search_clip
 from store.db import SightingRow, Store
 
 log = logging.getLogger(__name__)
@@ -315,7 +316,7 @@ def run(store_url: str, tokens_path: Path, host: str, port: int, metrics_port: i
 
     ``ready`` is called with the page's URL once the socket listens.
     """
-    from workers.metrics import serve
+    from gaitline.metrics import serve
 
     registry = registry or CollectorRegistry()
     tokens = TokenBook.load(tokens_path)  # first: a bad token file must not open (or create) a store

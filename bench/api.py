@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
@@ -71,8 +71,8 @@ def measure(store_url: str, sightings: int, identities: int, cameras: int, queri
     from prometheus_client import CollectorRegistry
 
     from api.auth import TokenBook, issue_token
+    from api.metrics import ApiMetrics
     from api.server import Api, make_server
-    from workers.metrics import ApiMetrics
     from store.db import Store
 
     store = Store(store_url)

@@ -17,19 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from configs.schema import load_network
 from streams.admin import ensure_topics
 from streams.broker import LocalBroker
+from streams.clients import Producer, TopicTail
 from streams.schemas import Sighting, TrackletWindow
 from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
 from streams.topics import SIGHTINGS, TRACKLETS
-from workers.demo import StageProcs, _wait_drained
+from workers.demo import StageProcs, wait_drained
 
 
 def _windows() -> list[TrackletWindow]:
-    from workers.frames.cameras import FramesSettings, run_cameras
+    from workers.frames.cameras import run_cameras
+    from workers.frames.settings import FramesSettings
 
     out: list[TrackletWindow] = []
     run_cameras(load_network("vtest"), ["vtest"], FramesSettings(), out.append, threading.Event())
@@ -58,31 +59,25 @@ def e2e(rate: float = typer.Option(20.0, min=0.1, max=10_000, help="windows per 
                "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
         for stage in ("embed", "index", "track"):
             procs.start(stage, env)
-        consumer = KafkaConsumer(enable_auto_commit=False, **kafka.kafka_python_kwargs())
         sightings = SIGHTINGS.full_name(kafka.namespace)
-        while not consumer.partitions_for_topic(sightings):
-            consumer.topics()  # refreshes metadata: the topic was created a moment ago
-            time.sleep(0.2)
-        parts = [TopicPartition(sightings, p) for p in sorted(consumer.partitions_for_topic(sightings))]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
+        tail = TopicTail(kafka, sightings, "gaitline-bench-e2e")
         stop = threading.Event()
 
         def watch() -> None:
             while not stop.is_set():
-                for batch in consumer.poll(timeout_ms=100).values():
-                    now = time.time()
-                    for msg in batch:
-                        seen.setdefault(Sighting.from_bytes(msg.value).sighting_id, now)
+                records = tail.poll(timeout_ms=100)
+                now = time.time()
+                for rec in records:
+                    seen.setdefault(Sighting.from_bytes(rec.value).sighting_id, now)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        producer = KafkaProducer(linger_ms=0, acks=1, **kafka.kafka_python_kwargs())
+        producer = Producer(kafka, "gaitline-bench-e2e", linger_ms=0, acks=1)
         topic = TRACKLETS.full_name(kafka.namespace)
         # warm-up: the first records wait for consumer groups to form; not part of the figure
         warm = source[0].model_copy(update={"window_id": "warmup/0/0"})
-        producer.send(topic, key=b"warmup", value=warm.to_bytes()).get(30)
-        _wait_drained(kafka, procs, timeout_s=120)
+        producer.send_and_wait(topic, b"warmup", warm.to_bytes(), timeout_s=30)
+        wait_drained(kafka, procs, timeout_s=120)
         n = int(rate * seconds)
         t0 = time.monotonic()
         for i in range(n):
@@ -93,16 +88,16 @@ def e2e(rate: float = typer.Option(20.0, min=0.1, max=10_000, help="windows per 
             if delay > 0:
                 time.sleep(delay)
             sent[wid] = time.time()
-            producer.send(topic, key=f"{w.camera_id}/{w.track_id}".encode(), value=msg)
+            producer.send(topic, f"{w.camera_id}/{w.track_id}".encode(), msg)
         producer.flush()
         offered = n / (time.monotonic() - t0)
-        _wait_drained(kafka, procs, timeout_s=300)
+        wait_drained(kafka, procs, timeout_s=300)
         deadline = time.monotonic() + 30
         while len(set(sent) & set(seen)) < len(sent) and time.monotonic() < deadline:
             time.sleep(0.2)
         stop.set()
         watcher.join(5)
-        consumer.close()
+        tail.close()
         producer.close()
     finally:
         procs.stop()

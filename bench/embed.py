@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 
 
 def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto",

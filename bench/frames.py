@@ -21,7 +21,8 @@ import zstandard
 
 from configs.schema import Camera, LoadedNetwork, Network, load_network
 from streams.schemas import TrackletWindow
-from workers.frames.cameras import FramesSettings, run_cameras
+from workers.frames.cameras import run_cameras
+from workers.frames.settings import FramesSettings
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 _BATCH = 16  # windows per producer batch when estimating the compressed wire size

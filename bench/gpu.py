@@ -96,9 +96,9 @@ def probe_step_seconds(profile: str, data_dir: Path, p: int, k: int, frames: int
     """Median seconds of one training step of ``profile`` on ``device`` (after a warm-up)."""
     import torch
 
-    from gait.training.augment import AugmentConfig, augment
     from gait.model.checkpoint import autocast_dtype
     from gait.model.network import GaitModel, profile_config
+    from gait.training.augment import AugmentConfig, augment
     from gait.training.loop import SequenceSet, TrainConfig, pack_sequence, train_step
     from gaitline.cli.train import load_split
 
@@ -139,7 +139,7 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
     log(f"training and validation sets in {time.perf_counter() - t0:.0f} s")
     # the test seed is generated while the GPU trains (the CPUs are idle then)
     test_dir = work / f"s13-{test_subjects}"
-    gen_test = subprocess.Popen([sys.executable, "-c", "import sys; from gaitline.cli.sim import app; app(sys.argv[1:])",
+    gen_test = subprocess.Popen([sys.executable, "-m", "gaitline", "sim",
                                  "gaitset", "--subjects", str(test_subjects), "--seed", "13", "--out", str(test_dir),
                                  "--workers", str(max(1, workers // 2))], stdout=subprocess.DEVNULL)
     step_s = probe_step_seconds(profile, train_dir, p, k, frames, device)

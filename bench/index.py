@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 
 
 def _draw(rng: np.random.Generator, n: int, scale: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from streams.exceptions import ConfigError
+from configs.exceptions import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 NETWORKS_DIR = PACKAGE_DIR / "networks"

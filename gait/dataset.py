@@ -26,16 +26,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from streams.exceptions import GaitlineError
+from gait.exceptions import DatasetError
 
 VIEWS = tuple(f"{a:03d}" for a in range(0, 181, 18))
 TYPES = tuple([f"nm-{i:02d}" for i in range(1, 7)] + [f"bg-{i:02d}" for i in range(1, 3)]
               + [f"cl-{i:02d}" for i in range(1, 3)])
 ARRAY_KEY = "silhouettes"
-
-
-class DatasetError(GaitlineError):
-    """A dataset folder or sequence file cannot be read or has the wrong layout."""
 
 
 @dataclass(frozen=True)

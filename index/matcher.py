@@ -1,4 +1,4 @@
-"""The identity service stage: ``embeddings.v1`` -> ``sightings.v1`` and ``gallery.v1``.
+"""The identity service's handler: ``embeddings.v1`` -> ``sightings.v1`` and ``gallery.v1`` (run by :mod:`index.stage`).
 
 Open-set matching: a window whose best gallery score reaches the threshold is that
 identity; otherwise a new identity is enrolled ("a profile created spontaneously"). Windows
@@ -17,51 +17,20 @@ import threading
 import time
 from collections import OrderedDict
 
-from prometheus_client import CollectorRegistry
-
-from configs.schema import load_network
 from index.gallery import Gallery
 from index.gating import TransitGate
-from index.replay import replay_gallery
-from streams.faust_app import make_app
+from index.metrics import IndexMetrics
+from index.settings import IndexSettings
+from streams.agents import Output, Record, dead_letter_output, decode_all
 from streams.schemas import Embedding, GalleryEntry, Sighting
-from streams.settings import KafkaSettings
-from streams.topics import EMBEDDINGS, GALLERY, SIGHTINGS
-from workers.metrics import IndexMetrics
-from workers.settings import IndexSettings
-from streams.agents import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
+from streams.topics import GALLERY, SIGHTINGS
 
 STAGE = "index"
 _MEMORY = 20_000
 
-MODEL_THRESHOLDS: dict[str, float] = {
-    # median same-track similarity 0.93 vs 0.87 across tracks on vtest.avi: the baseline is weak
-    "gei-baseline": 0.93,
-    # `gaitline eval threshold --dataset <seed 13, current generator> --model default --far 0.0001`:
-    # 30-frame windows of 50 held-out simulated people through the fitted projection (square
-    # roots of the frames' max, mean and std); strangers' cosine median 0.011, p99.9 0.58, p99.99
-    # 0.68 (0.677); the same person across views and clothes: median 0.46 (17 % of same-person
-    # pairs above 0.68; 16.5 % with the projection before the square roots). The strangers' p99.99, not
-    # p99.9: a track is several windows, each compared with every identity in the gallery, so a
-    # per-pair rate of 1e-3 adds up to a false merge for one track in ten or so, and a false merge
-    # tells a control room wrong places. Simulated cities (`demo --city` + `eval mtmc`), IDF1 at
-    # 0.68: 0.619 (seed 3) and 0.631 (seed 5), as with the projections of the frames' max and mean
-    # and of their max alone, and 0.383 on the 30-person city of seed 7 (max alone 0.364); the previous
-    # strips projection at 0.70 scored 0.695 / 0.692 / 0.372: with 10 walkers one merge moves
-    # IDF1 by 0.08, and at 30 the tracker, not the model, limits it (MOTA 0.50).
-    "default": 0.68,
-    # the same checkpoint's BNNeck features (GAITLINE_EMBED_EMBED_FROM=bnneck), same rule: strangers'
-    # median 0.13, p99.9 0.70, p99.99 0.78; same person median 0.48. City IDF1 at 0.78: 0.619 / 0.628.
-    "default+bnneck": 0.78,
-    # medium with its projection (fitted on seed 21), the default's rule: strangers' median 0.06,
-    # p99.9 0.64, p99.99 0.74; same person median 0.43. Not checked on the city.
-    "medium": 0.74,
-    # the GPU-trained sizes' BNNeck features (the strangers' p99.9 on seed 13, current generator):
-    # medium p99.5 0.68, p99.9 0.75, same person median 0.54; large p99.5 0.53, p99.9 0.61,
-    # same person median 0.40. Not checked on the city.
-    "medium+bnneck": 0.75,
-    "large+bnneck": 0.61,
-}
+# a model without a calibrated threshold (a checkpoint fitted elsewhere, never calibrated) leans
+# towards splitting one walker in two rather than merging two walkers: a false merge tells a
+# control room wrong places, a split only more identities
 DEFAULT_THRESHOLD = 0.80
 
 
@@ -80,6 +49,7 @@ class IdentityMatcher:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._watermark = max((t for _, t in self.last_seen.values()), default=0.0)  # newest window end seen
         self._next_expiry = 0.0
+        self._rebuilds_counted = 0  # builds of this process's gallery already on the counter
         # the embeddings agent and the gallery-log agent run in executor threads: one at a time here
         self._lock = threading.Lock()
 
@@ -145,7 +115,8 @@ class IdentityMatcher:
             outputs.extend(self._match(emb))
         if self.metrics and self.gallery is not None:
             self.metrics.gallery_size.set(len(self.gallery))
-            self.metrics.gallery_rebuilds.set(self.gallery.rebuilds)
+            self.metrics.gallery_rebuilds.inc(max(0, self.gallery.rebuilds - self._rebuilds_counted))
+            self._rebuilds_counted = max(self._rebuilds_counted, self.gallery.rebuilds)
             self.metrics.gallery_rebuilding.set(int(self.gallery.rebuilding))
             self.metrics.gallery_rebuild_seconds.set(self.gallery.last_rebuild_s)
         return outputs
@@ -203,9 +174,7 @@ class IdentityMatcher:
 
     def threshold(self, model: str) -> float:
         """The open-set threshold: the setting if given, else the model's calibrated value."""
-        if self.settings.match_threshold is not None:
-            return self.settings.match_threshold
-        return MODEL_THRESHOLDS.get(model, DEFAULT_THRESHOLD)
+        return threshold_for(model, self.settings.match_threshold)
 
     def _dead(self, rec: Record, reason: str, kind: str) -> Output:
         if self.metrics:
@@ -213,22 +182,20 @@ class IdentityMatcher:
         return dead_letter_output(STAGE, rec, reason)
 
 
+def threshold_for(model: str, override: float | None = None) -> float:
+    """The open-set threshold for vectors of embedder ``model``: ``override`` when given, else the
+    value calibrated for that model and written into its checkpoint (``gaitline eval threshold
+    --write``), else :data:`DEFAULT_THRESHOLD`."""
+    if override is not None:
+        return override
+    from gait.model.calibration import calibrated_threshold
+
+    calibrated = calibrated_threshold(model)
+    return DEFAULT_THRESHOLD if calibrated is None else calibrated
+
+
 def _remember(memory: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
     memory[key] = value
     memory.move_to_end(key)
     while len(memory) > _MEMORY:
         memory.popitem(last=False)
-
-
-def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
-    """Replay the gallery from ``gallery.v1``, then match embeddings until SIGTERM."""
-    registry = CollectorRegistry()
-    metrics = IndexMetrics(registry)
-    gallery, last_seen = replay_gallery(kafka, settings.ann())
-    network = load_network(settings.network).network if settings.network else None
-    matcher = IdentityMatcher(settings, gallery, metrics, TransitGate(network, settings.open_world_s), last_seen)
-    app = make_app(STAGE, kafka)
-    attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05, lag=metrics.consumer_lag)
-    # the gallery's own log: its tombstones (from `gaitline forget`) remove identities while running
-    attach_batch_agent(app, kafka, GALLERY, matcher.on_gallery_log, max_batch=500, max_wait_s=0.5)
-    run_worker(app, registry, settings.metrics_port)

@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
 from index.gallery import AnnConfig, Gallery
+from streams.clients import TopicTail
 from streams.exceptions import SchemaError
 from streams.schemas import GalleryEntry
 from streams.settings import KafkaSettings
@@ -68,28 +67,12 @@ class GalleryFollower:
         self.topic = GALLERY.full_name(kafka.namespace)
         self.log = GalleryLog(ann)
         self._lock = threading.Lock()
-        self._kafka, self._client_id = kafka, client_id
-        self._consumer = consumer  # made on first use: a reader may start before the broker does
-        self._tps: list[TopicPartition] = []
+        self._tail = TopicTail(kafka, self.topic, client_id, consumer)
 
     def catch_up(self) -> None:
         """Read the log up to its end as of now (call under the lock, or before sharing the follower)."""
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(client_id=self._client_id, enable_auto_commit=False,
-                                           **self._kafka.kafka_python_kwargs())
-        c = self._consumer
-        if not self._tps:  # the topic may appear after we start (nobody enrolled yet)
-            parts = c.partitions_for_topic(self.topic) or set()
-            if not parts:
-                return
-            self._tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-            c.assign(self._tps)
-            c.seek_to_beginning(*self._tps)
-        ends = c.end_offsets(self._tps)
-        while any(c.position(tp) < ends[tp] for tp in self._tps):
-            for batch in c.poll(timeout_ms=1000).values():
-                for msg in batch:
-                    self.log.apply(msg.key, msg.value, msg.offset)
+        for rec in self._tail.to_end():
+            self.log.apply(rec.key, rec.value, rec.offset)
 
     @contextmanager
     def current(self) -> Iterator[Gallery | None]:
@@ -99,8 +82,8 @@ class GalleryFollower:
             yield self.log.gallery
 
     def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
+        """Close the connection to the broker."""
+        self._tail.close()
 
 
 def replay_gallery(kafka: KafkaSettings, ann: AnnConfig | None = None,

@@ -13,9 +13,3 @@ Modules, each named after what it does:
 * :mod:`sim.source`: the ``sim://`` camera source a frames worker reads.
 * :mod:`sim.preview`: contact sheets; :mod:`gaitline.cli.sim`: ``gaitline sim``.
 """
-
-from streams.exceptions import GaitlineError
-
-
-class SimError(GaitlineError):
-    """A simulator parameter or output location is impossible (CLI: one line, exit code 2)."""

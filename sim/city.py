@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import shortest_path
 
-from sim import SimError
 from sim.body import Identity, draw_identity, session, walking_speed
 from sim.camera import PinholeCamera
+from sim.exceptions import SimError
 from sim.outfit import CARRIES, Outfit, everyday_outfit
 
 BLOCK_M = 32.0  # street spacing

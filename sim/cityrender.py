@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import yaml
 
-from sim import SimError
 from sim.body import pose
 from sim.city import BLOCK_M, START_TIME, CityCamera, CityPlan, Walker
+from sim.exceptions import SimError
 from sim.outfit import Figure, dress
 from sim.render import Projected, draw, frame_box, project
 from sim.truth import rle_encode

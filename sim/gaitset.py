@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from gait.dataset import TYPES, VIEWS, align_opengait, save_sequence
-from sim import SimError
 from sim.body import Identity, draw_identity, pose, session, walking_speed
 from sim.camera import PinholeCamera
+from sim.exceptions import SimError
 from sim.noise import SegNoise, corrupt, draw_noise
 from sim.outfit import Figure, Outfit, draw_outfit, dress, everyday_outfit
 from sim.render import Projected, draw, frame_box, project

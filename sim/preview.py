@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from gait.dataset import VIEWS
-from sim import SimError
+from sim.exceptions import SimError
 from sim.gaitset import identity_of, record
 from sim.truth import camera_ids, read_truth
 

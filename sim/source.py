@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 import cv2
 import numpy as np
 
-from sim import SimError
+from sim.exceptions import SimError
 from sim.truth import read_truth
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import SimError
+from sim.exceptions import SimError
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from streams.exceptions import GaitlineError
+from store.exceptions import StoreError
 from streams.schemas import Sighting
-
-
-class StoreError(GaitlineError):
-    """The store cannot be opened or written."""
 
 
 class Base(DeclarativeBase):

@@ -103,3 +103,14 @@ def group_lag(settings: KafkaSettings, group: str, topic: str) -> int:
         admin.close()
     done = {tp.partition: om.offset for tp, om in committed.items() if tp.topic == topic}
     return sum(max(0, end - max(done.get(p, 0), 0)) for p, end in ends.items())
+
+
+def group_lag_or_unknown(settings: KafkaSettings, group: str, topic: str) -> int | str:
+    """:func:`group_lag`, or a string saying why it is unknown for now (e.g. the group
+    coordinator is still loading); an error that will not pass by itself is a :class:`BrokerError`."""
+    try:
+        return group_lag(settings, group, topic)
+    except KafkaError as exc:
+        if not exc.retriable:
+            raise BrokerError(f"lag of group {group} on {topic}: {exc}") from exc
+        return f"unknown ({exc.__class__.__name__})"

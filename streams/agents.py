@@ -16,12 +16,12 @@ from typing import TypeVar
 import faust
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from gaitline.metrics import serve
 from streams.exceptions import SchemaError
 from streams.faust_app import raw_topic
 from streams.schemas import DeadLetter, Message
 from streams.settings import KafkaSettings
 from streams.topics import ALL_TOPICS, DEADLETTER, TopicSpec
-from workers.metrics import serve
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""``gaitline demo``: the whole pipeline on one video (or a simulated city), on a real broker.
+"""The whole pipeline on one video (or a simulated city), on a real broker (``gaitline demo``).
 
 It starts the broker if none runs, creates a fresh namespace of topics, starts the embed,
 index and track stages as separate processes (as in a cluster), runs the frames stage on
@@ -8,30 +8,30 @@ everything it started.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
-import typer
 import yaml
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 
 from configs.schema import NETWORKS_DIR
-from streams.admin import ensure_topics, group_lag, message_count
+from gaitline.errors import GaitlineError
+from store.db import Store, default_store_url
+from streams.admin import ensure_topics, group_lag_or_unknown, message_count
 from streams.broker import LocalBroker
-from streams.exceptions import GaitlineError
+from streams.clients import send_records
 from streams.faust_app import group_id
 from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
-from store.db import Store, default_store_url
+from workers.frames.worker import run_frames
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 STAGES = ("embed", "index", "track")
@@ -88,27 +88,19 @@ def _network_for_video(video: Path, workdir: Path) -> Path:
     return path
 
 
-def _inject_malformed(kafka: KafkaSettings, n: int) -> None:
-    producer = KafkaProducer(**kafka.kafka_python_kwargs())
-    for i in range(n):
-        producer.send(TRACKLETS.full_name(kafka.namespace), key=b"demo/malformed",
-                      value=b"GL\x01\x00\x00\x00\x05{broken body " + str(i).encode())
-    producer.flush()
-    producer.close()
+def inject_malformed(kafka: KafkaSettings, n: int) -> None:
+    send_records(kafka, TRACKLETS.full_name(kafka.namespace),
+                 ((b"demo/malformed", b"GL\x01\x00\x00\x00\x05{broken body " + str(i).encode()) for i in range(n)),
+                 client_id="gaitline-demo")
 
 
-def _wait_drained(kafka: KafkaSettings, procs: StageProcs, timeout_s: float) -> None:
+def wait_drained(kafka: KafkaSettings, procs: StageProcs, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     for stage in STAGES:
         topic = _INPUT[stage].full_name(kafka.namespace)
         while True:
             procs.check()
-            try:
-                lag: int | str = group_lag(kafka, group_id(stage, kafka), topic)
-            except KafkaError as exc:
-                if not exc.retriable:
-                    raise
-                lag = f"unknown ({exc.__class__.__name__})"  # e.g. the group coordinator is still loading
+            lag = group_lag_or_unknown(kafka, group_id(stage, kafka), topic)
             if lag == 0:
                 break
             if time.monotonic() > deadline:
@@ -117,15 +109,18 @@ def _wait_drained(kafka: KafkaSettings, procs: StageProcs, timeout_s: float) -> 
             time.sleep(0.5)
 
 
-def demo(
-    video: Path = typer.Option(VTEST, help="video file to analyse"),
-    city: Path | None = typer.Option(None, help="a simulated city written by `gaitline sim city`"),
-    json_out: bool = typer.Option(False, "--json", help="last line: the summary as one JSON object"),
-    store: str | None = typer.Option(None, help="store URL (default: GAITLINE_STORE_URL or local SQLite)"),
-    inject_malformed: int = typer.Option(0, min=0, help="send N broken records to tracklets.v1 first"),
-    timeout_s: float = typer.Option(600.0, help="give up if the pipeline has not drained by then"),
-) -> None:
-    """Run every stage on a real broker and print what the pipeline found."""
+def run_demo(video: Path = VTEST, city: Path | None = None, store: str | None = None, malformed: int = 0,
+             timeout_s: float = 600.0, say: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
+    """Run every stage on a real broker over ``video`` (or the simulated ``city``) and return a summary.
+
+    Args:
+        video: the recording (ignored when ``city`` is given).
+        city: a folder written by ``gaitline sim city``.
+        store: store URL (default: ``GAITLINE_STORE_URL`` or the local SQLite file); it is reset.
+        malformed: send this many broken records to ``tracklets.v1`` first (they must dead-letter).
+        timeout_s: give up when the pipeline has not drained by then.
+        say: progress lines for a person watching.
+    """
     started_at = time.monotonic()
     if city is not None:
         network = city / "network.yaml"
@@ -142,7 +137,7 @@ def demo(
     broker = LocalBroker(BrokerSettings())
     started_broker = not broker.status().running
     if started_broker:
-        typer.echo(f"starting Kafka on {broker.bootstrap} ...", err=True)
+        say(f"starting Kafka on {broker.bootstrap} ...")
         broker.start()
     kafka = KafkaSettings(bootstrap=broker.bootstrap, namespace=namespace)
     store_url = store or default_store_url()
@@ -157,20 +152,17 @@ def demo(
                "GAITLINE_INDEX_METRICS_PORT": "0", "GAITLINE_TRACK_METRICS_PORT": "0"}
         for stage in STAGES:
             procs.start(stage, env)
-        if inject_malformed:
-            _inject_malformed(kafka, inject_malformed)
-        typer.echo(f"frames: reading {network} ...", err=True)
-        from gaitline.cli.worker import run_frames
-
+        if malformed:
+            inject_malformed(kafka, malformed)
+        say(f"frames: reading {network} ...")
         frames = run_frames(str(network), [], None, 1, False, 0, kafka)
-        typer.echo(f"frames: {frames['frames']} frames, {frames['windows']} windows; waiting for the "
-                   "pipeline to drain ...", err=True)
-        _wait_drained(kafka, procs, timeout_s)
+        say(f"frames: {frames['frames']} frames, {frames['windows']} windows; waiting for the pipeline to drain ...")
+        wait_drained(kafka, procs, timeout_s)
         idents = db.identities()
         summary = {
             "frames": frames["frames"],
             "tracks": frames.get("tracks", 0),
-            "tracklets": message_count(kafka, TRACKLETS.full_name(namespace)) - inject_malformed,
+            "tracklets": message_count(kafka, TRACKLETS.full_name(namespace)) - malformed,
             "embeddings": message_count(kafka, EMBEDDINGS.full_name(namespace)),
             "identities": len(idents),
             "sightings": db.count(),
@@ -182,20 +174,11 @@ def demo(
             "bootstrap": kafka.bootstrap,
             "logs": str(workdir),
         }
+        summary["top_identities"] = [{"identity_id": i.identity_id, "sightings": i.sightings, "cameras": i.cameras}
+                                     for i in idents[:10]]
         db.close()
     finally:
         procs.stop()
         if started_broker:
             broker.stop()
-    _print_summary(summary, idents[:10])
-    if json_out:
-        typer.echo(json.dumps(summary))
-
-
-def _print_summary(s: dict[str, object], idents: list) -> None:  # type: ignore[type-arg]
-    typer.echo(f"gaitline demo: {s['frames']} frames -> {s['tracklets']} windows -> {s['embeddings']} "
-               f"embeddings -> {s['sightings']} sightings of {s['identities']} identities "
-               f"({s['deadlettered']} dead-lettered) in {s['elapsed_s']}s")
-    for ident in idents:
-        typer.echo(f"  {ident.identity_id}: {ident.sightings} sightings on {ident.cameras} camera(s)")
-    typer.echo(f"store: {s['store']}  (try: gaitline identities --store '{s['store']}')")
+    return summary

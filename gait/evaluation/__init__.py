@@ -1,1 +1,1 @@
-"""Scoring: recognition protocols, open-set thresholds, multi-camera tracking, gait-parameter errors, noise statistics."""
+"""Scoring: recognition protocols, open-set thresholds, multi-camera tracking, gait-parameter errors."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 from streams.schemas import TrackletWindow
 
 PARAMS = ("cadence_spm", "speed_mps", "step_length_m", "stride_length_m")
@@ -50,7 +50,8 @@ def read_people(city: Path) -> dict[str, dict[str, float]]:
 def city_windows(city: Path) -> list[TrackletWindow]:
     """Every window the frames stage cuts from the city's cameras (run in-process, as fast as it can)."""
     from configs.schema import LoadedNetwork, load_network
-    from workers.frames.cameras import FramesSettings, run_cameras
+    from workers.frames.cameras import run_cameras
+    from workers.frames.settings import FramesSettings
 
     # the sim:// network: its frames come with the ground truth that tags each window's walker
     net = city / "network-live.yaml"

@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ from typing import Any
 
 import torch
 
+from gait.exceptions import CheckpointError, CheckpointMismatchError
 from gait.model.network import GaitModel, ModelConfig
-from streams.exceptions import GaitlineError
 
 FORMAT = "gaitline-gait/1"
 _OPENGAIT_PREFIXES = (
@@ -49,14 +49,6 @@ _OPENGAIT_PREFIXES = (
     ("FCs.", "fcs."),
     ("BNNecks.", "bnnecks."),
 )
-
-
-class CheckpointError(GaitlineError):
-    """A checkpoint file cannot be read or is not a gait checkpoint."""
-
-
-class CheckpointMismatchError(CheckpointError):
-    """A checkpoint's tensors do not fit the model built from the config."""
 
 
 @dataclass

@@ -33,13 +33,9 @@ from typing import Any
 import numpy as np
 from scipy.linalg import cholesky, solve_triangular
 
-from streams.exceptions import GaitlineError
+from gait.exceptions import ProjectionError
 
 _ROWS = 2048  # feature rows per chunk of the scatter sums
-
-
-class ProjectionError(GaitlineError):
-    """The projection cannot be fitted from what was given."""
 
 
 @dataclass(frozen=True)
@@ -139,8 +135,8 @@ def _sequence_features(model: Any, sequences: Sequence[np.ndarray], fn: Callable
     (:mod:`gait.model.allocator`)."""
     import torch
 
-    from gait.model.checkpoint import autocast_dtype
     from gait.evaluation.quick import embed_sequences
+    from gait.model.checkpoint import autocast_dtype
 
     dev = next(model.parameters()).device
     dtype = autocast_dtype(dev)

@@ -2,7 +2,7 @@
 
 An embedder maps a batch of silhouette windows ``[b, n, 64, 44]`` (0/1 or 0..1 floats)
 to L2-normalised vectors ``[b, dim]``. The training-free baseline registers here; learned
-models register their own names (``default``, ...) from :mod:`gait.model.network` when importable.
+models register their own names (``default``, ...) from :mod:`gait.model.torch_embedder`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from streams.exceptions import GaitlineError
+from gait.exceptions import UnknownEmbedderError
 
 
 class Embedder(Protocol):
@@ -25,10 +25,6 @@ class Embedder(Protocol):
     def embed(self, windows: np.ndarray) -> np.ndarray:
         """Embed ``windows`` ``[b, n, 64, 44]`` into L2-normalised ``[b, dim]`` float32."""
         ...
-
-
-class UnknownEmbedderError(GaitlineError):
-    """No embedder is registered under the requested name."""
 
 
 _FACTORIES: dict[str, Callable[..., Embedder]] = {}
@@ -47,15 +43,9 @@ def register(name: str) -> Callable[[Callable[..., Embedder]], Callable[..., Emb
 
 
 def _load_plugins() -> None:
-    # Learned models live in optional modules; importing them registers their names.
-    import importlib
-
-    for mod in ("gait.model.baseline", "gait.model.torch_embedder"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if not (exc.name and mod.startswith(exc.name)):
-                raise
+    # the embedders register their names when imported; both are cheap (torch loads in the factories)
+    import gait.model.baseline
+    import gait.model.torch_embedder  # noqa: F401
 
 
 def available() -> list[str]:

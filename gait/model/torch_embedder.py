@@ -13,19 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gait.exceptions import MissingCheckpointError
+from gait.model.calibration import CHECKPOINT_DIR
 from gait.model.registry import register
-from streams.exceptions import GaitlineError
 
 if TYPE_CHECKING:
     from gait.model.checkpoint import Checkpoint
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-
-
-class MissingCheckpointError(GaitlineError):
-    """A named model has no checkpoint file on this installation."""
 
 
 class TorchEmbedder:

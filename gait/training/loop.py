@@ -22,9 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from gait.training.augment import AugmentConfig, augment
-from gait.model.checkpoint import CheckpointError, autocast_dtype, resolve_device, save_checkpoint
+from gait.exceptions import CheckpointError
+from gait.model.checkpoint import autocast_dtype, resolve_device, save_checkpoint
 from gait.model.network import GaitModel, ModelConfig
+from gait.training.augment import AugmentConfig, augment
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from streams.exceptions import one_line_errors
+from gaitline.cli.common import one_line_errors
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="The control-room query API and web page (authenticated, role-checked, audited).")
@@ -33,8 +33,8 @@ def serve(tokens: Path = TokensOpt,
     """Serve the API and the web page until SIGTERM (requests in flight are finished)."""
     from api.probe import ProbeSettings, kafka_gallery
     from api.server import run
-    from streams.settings import KafkaSettings
     from store.db import default_store_url
+    from streams.settings import KafkaSettings
 
     logging.getLogger("api").setLevel(logging.INFO)
     run(store or default_store_url(), tokens, host, port, metrics_port,

@@ -1,18 +1,12 @@
-"""``gaitline bench …``: benchmarks that print one JSON object as their last line."""
+"""``gaitline bench …``: benchmarks that print one JSON object as their last line and keep it
+under ``bench/results/`` with the host it ran on."""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures are measured here, never in tests).")
+from bench import api, e2e, embed, frames, index, lda, sim
 
-_BENCHES = (("bench.frames", "frames"), ("bench.embed", "embed"), ("bench.sim", "sim"), ("bench.e2e", "e2e"),
-            ("bench.index", "index"), ("bench.api", "api"), ("bench.lda", "lda"))
-for _module, _name in _BENCHES:
-    try:
-        app.command(_name)(getattr(importlib.import_module(_module), _name))
-    except ModuleNotFoundError as exc:  # a benchmark whose stage is not built yet
-        if not (exc.name and _module.startswith(exc.name)):
-            raise
+app = typer.Typer(no_args_is_help=True, help="Benchmarks (figures are measured here, never in tests).")
+for _module in (frames, embed, sim, e2e, index, api, lda):
+    app.command(_module.__name__.rsplit(".", 1)[1])(getattr(_module, _module.__name__.rsplit(".", 1)[1]))

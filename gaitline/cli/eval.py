@@ -13,90 +13,28 @@ side by side. With ``--json`` the last line is one JSON object (percent).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
-from gait.dataset import VIEWS, DatasetError, Sequence, iter_sequences, scan
-from gait.model.registry import Embedder, UnknownEmbedderError, get_embedder
-from gait.evaluation.metrics import Split, exclude_identical, mean_average_precision, open_set, rank1_by_view
-from streams.exceptions import GaitlineError, one_line_errors
+from gait.dataset import VIEWS, Sequence, iter_sequences, scan
+from gait.evaluation.recognition import (
+    BASELINES,
+    GALLERY,
+    PROBES,
+    resolve_model,
+    score,
+    split_subjects,
+    table,
+)
+from gait.exceptions import DatasetError
+from gaitline.cli.common import one_line_errors
+from gaitline.errors import GaitlineError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Score recognition and tracking.")
 
-
-
-TRAIN_SUBJECTS = 74
-GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
-PROBES = {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")}
-BASELINES = ("baseline", "trivial")
-
-
-def resolve_model(name: str, **kwargs: Any) -> Embedder:
-    """The embedder for ``--model``: a registered name, or a checkpoint file path.
-
-    A path goes to the ``checkpoint`` factory (registered by the learned-model module);
-    ``kwargs`` go to the factory (e.g. ``embed_from``; training-free models ignore them).
-    """
-    if Path(name).is_file():
-        try:
-            return get_embedder("checkpoint", path=name, **kwargs)
-        except UnknownEmbedderError as exc:
-            raise GaitlineError(f"--model {name}: a checkpoint file, but no 'checkpoint' loader is "
-                                "registered (the learned model module provides it)") from exc
-    return get_embedder(name, **kwargs)
-
-
-def split_subjects(subjects: list[str]) -> tuple[list[str], str]:
-    """Test subjects under the protocol and a note saying which split was used."""
-    if len(subjects) <= TRAIN_SUBJECTS:
-        return subjects, (f"{len(subjects)} subjects: fewer than the protocol's {TRAIN_SUBJECTS} training + "
-                          "test split needs, so all are scored as the test set")
-    return subjects[TRAIN_SUBJECTS:], (f"{len(subjects)} subjects: first {TRAIN_SUBJECTS} are training, "
-                                       f"{len(subjects) - TRAIN_SUBJECTS} test")
-
-
-def _split(items: list[tuple[Sequence, np.ndarray]]) -> Split:
-    emb = np.stack([e for _, e in items]) if items else np.zeros((0, 1), np.float32)
-    return Split(emb, np.array([s.subject for s, _ in items]), np.array([s.view for s, _ in items]))
-
-
-def score(embedded: list[tuple[Sequence, np.ndarray]], views: list[str]) -> dict[str, Any]:
-    """Rank-1 per condition and view, mAP and TPIR@FPIR=1 % from per-sequence embeddings (percent)."""
-    gallery = _split([(s, e) for s, e in embedded if s.type in GALLERY])
-    rank1: dict[str, float | None] = {}
-    per_view: dict[str, list[float | None]] = {}
-    probes_all = []
-    for cond, types in PROBES.items():
-        items = [(s, e) for s, e in embedded if s.type in types]
-        probes_all += items
-        if not items or not len(gallery.labels):
-            rank1[cond], per_view[cond] = None, [None] * len(views)
-            continue
-        pv = exclude_identical(rank1_by_view(_split(items), gallery, views)) * 100  # [V]
-        per_view[cond] = [None if math.isnan(v) else round(float(v), 2) for v in pv]
-        ok = pv[np.isfinite(pv)]
-        rank1[cond] = round(float(ok.mean()), 2) if len(ok) else None
-    probe = _split(probes_all)
-    m = mean_average_precision(probe, gallery) * 100 if len(probe.labels) and len(gallery.labels) else math.nan
-    subjects = sorted(set(gallery.labels.tolist()))
-    enrolled = set(subjects[::2])
-    tp = open_set(probe, gallery, enrolled) * 100 if len(subjects) >= 2 else math.nan
-    return {"rank1": rank1, "mAP": None if math.isnan(m) else round(m, 2),
-            "tpir_at_fpir1": None if math.isnan(tp) else round(tp, 2), "per_view": per_view}
-
-
-def _table(name: str, res: dict[str, Any], views: list[str]) -> str:
-    lines = [f"rank-1 (%) of {name} per probe view, identical views excluded:",
-             "cond " + " ".join(f"{v:>6}" for v in views) + "   mean"]
-    for cond, vals in res["per_view"].items():
-        cells = " ".join(f"{'-':>6}" if v is None else f"{v:6.1f}" for v in vals)
-        mean = res["rank1"][cond]
-        lines.append(f"{cond:<4} {cells} {'   -' if mean is None else f'{mean:6.1f}'}")
-    return "\n".join(lines)
 
 
 @app.command("gait")
@@ -131,7 +69,7 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
     results = {n: score(embedded[n], views) for n in names}
     typer.echo(note)
     typer.echo(f"test: {len(test)} subjects, {len(embedded[model])} sequences, model {model!r}")
-    typer.echo(_table(model, results[model], views))
+    typer.echo(table(model, results[model], views))
     typer.echo("")
     typer.echo(f"{'model':<24} {'NM':>6} {'BG':>6} {'CL':>6} {'mAP':>6} {'TPIR@1%':>8}")
     for n, r in results.items():
@@ -215,8 +153,8 @@ def noise(video: Path = typer.Option(..., "--video", help="real footage: the fra
     """Compare how silhouettes are broken: real background subtraction vs the simulator (and training noise)."""
     import torch
 
-    from gait.training.augment import AugmentConfig, augment
     from gait.evaluation.noisestats import STATS, summarise
+    from gait.training.augment import AugmentConfig, augment
     from workers.analyze import collect_windows, network_for, probe_video
 
     if not video.is_file():

@@ -1,63 +1,41 @@
 """The ``gaitline`` command line. Every user error is one line on stderr and exit code 2.
 
-Subcommand groups live next to what they run and are mounted here:
-``kafka`` (gaitline.cli.kafka), ``worker``/``demo``/``query``/``identities``/``forget``/``expire``/``audit``
-(this package),
-``sim`` (gaitline.cli.sim), ``eval`` (gaitline.cli.eval), ``train`` (gaitline.cli.train), ``analyze``
-(workers.analyze), ``inspect`` (workers.frames.inspect), ``bench`` (gaitline.cli.bench), ``api`` (gaitline.cli.api).
+Each subcommand group is a module of this room, imported here by name: a module that is
+missing from an installation is an import error when the command starts, never a command
+that quietly disappears.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import typer
 from pydantic import ValidationError
 
-from streams.exceptions import GaitlineError
+from gaitline.cli import analyze, api, bench, demo, eval, inspect, kafka, privacy, query, sim, train, worker
+from gaitline.errors import GaitlineError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="gaitline: recognise people by the way they walk, across a camera network.")
 
-# (module, attribute, name, is_group): mounted when the module exists
-_MOUNTS: tuple[tuple[str, str, str, bool], ...] = (
-    ("gaitline.cli.kafka", "app", "kafka", True),
-    ("gaitline.cli.worker", "app", "worker", True),
-    ("gaitline.cli.query", "query_app", "query", True),
-    ("gaitline.cli.query", "identities", "identities", False),
-    ("gaitline.cli.privacy", "forget", "forget", False),
-    ("gaitline.cli.privacy", "expire", "expire", False),
-    ("gaitline.cli.privacy", "audit", "audit", False),
-    ("workers.demo", "demo", "demo", False),
-    ("gaitline.cli.sim", "app", "sim", True),
-    ("gaitline.cli.eval", "app", "eval", True),
-    ("gaitline.cli.train", "train", "train", False),
-    ("gaitline.cli.train", "fit_lda", "fit-lda", False),
-    ("workers.analyze", "analyze", "analyze", False),
-    ("workers.frames.inspect", "inspect", "inspect", False),
-    ("gaitline.cli.bench", "app", "bench", True),
-    ("gaitline.cli.api", "app", "api", True),
-)
-
-
-def _mount() -> None:
-    for module, attr, name, group in _MOUNTS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # that part of the product is not built yet
-            raise
-        obj = getattr(mod, attr)
-        if group:
-            app.add_typer(obj, name=name)
-        else:
-            app.command(name)(obj)
-
-
-_mount()
+# in data-path order: the broker, the stages, the demo, the control room's questions, privacy, the science
+app.add_typer(kafka.app, name="kafka")
+app.add_typer(worker.app, name="worker")
+app.command("demo")(demo.demo)
+app.add_typer(query.query_app, name="query")
+app.command("identities")(query.identities)
+app.command("forget")(privacy.forget)
+app.command("expire")(privacy.expire)
+app.command("audit")(privacy.audit)
+app.add_typer(api.app, name="api")
+app.command("analyze")(analyze.analyze)
+app.command("inspect")(inspect.inspect)
+app.add_typer(sim.app, name="sim")
+app.command("train")(train.train)
+app.command("fit-lda")(train.fit_lda)
+app.add_typer(eval.app, name="eval")
+app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:

@@ -10,38 +10,34 @@ and the command says so. Every operation is written to the audit log with who an
 from __future__ import annotations
 
 import json
-import logging
 import time
 
 import typer
 
-from streams.exceptions import BrokerError, GaitlineError
+from gaitline.cli.query import ActorOpt, StoreOpt, actor_name, fmt_time, require_reason
+from gaitline.errors import GaitlineError
+from store.db import Store, default_store_url
+from streams.exceptions import BrokerError
 from streams.settings import KafkaSettings
 from streams.topics import GALLERY
-from gaitline.cli.query import ActorOpt, StoreOpt, actor_name, fmt_time, require_reason
-from store.db import Store, default_store_url
 
 
 def publish_tombstone(kafka: KafkaSettings, identity_id: str, timeout_s: float = 15.0) -> None:
     """Write a tombstone (null value) for ``identity_id`` to ``gallery.v1`` and wait for the ack."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
+    from streams.clients import Producer, quiet_client_logs
 
     topic = GALLERY.full_name(kafka.namespace)
-    # the client logs every failed connection attempt; the command's own error says it in one line
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    quiet_client_logs()
     try:
-        producer = KafkaProducer(client_id="gaitline-forget", acks="all", **kafka.kafka_python_kwargs())
-    except KafkaError as exc:
-        raise BrokerError(f"cannot reach Kafka at {kafka.bootstrap} ({exc.__class__.__name__}): "
-                          "nothing was forgotten") from exc
+        producer = Producer(kafka, "gaitline-forget", acks="all")
+    except BrokerError as exc:
+        raise BrokerError(f"{exc}: nothing was forgotten") from exc
     try:
-        producer.send(topic, key=identity_id.encode(), value=None).get(timeout=timeout_s)
-    except KafkaError as exc:
-        raise BrokerError(f"cannot write the tombstone to {topic} ({exc.__class__.__name__}): "
-                          "nothing was forgotten") from exc
+        producer.send_and_wait(topic, identity_id.encode(), None, timeout_s)
+    except BrokerError as exc:
+        raise BrokerError(f"cannot write the tombstone: {exc}: nothing was forgotten") from exc
     finally:
-        producer.close(timeout=5)
+        producer.close(timeout_s=5)
 
 
 def forget(identity: str = typer.Option(..., "--identity", help="identity id to remove everywhere"),

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import typer
 
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 from store.db import Store, default_store_url
 
 query_app = typer.Typer(no_args_is_help=True, help="Ask the store where people were seen.")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from sim import SimError
-from streams.exceptions import one_line_errors
+from gaitline.cli.common import one_line_errors
+from sim.exceptions import SimError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Synthetic gait datasets and camera cities with ground truth.")

@@ -10,72 +10,16 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
-from streams.exceptions import GaitlineError
-
-
-class TrainError(GaitlineError):
-    """The training request cannot be carried out (bad dataset, profile or options)."""
-
+from gait.exceptions import TrainError
+from gait.training.splits import load_split, validator
 
 FIT_PEOPLE_PER_PASS = 8  # fit-lda loads and embeds this many people's sequences at a time
-
-
-def load_split(dataset: Path, first: int, last: int | None = None, max_frames: int | None = None,
-               transform: Callable[[np.ndarray], np.ndarray] | None = None,
-               ) -> tuple[list[np.ndarray], list[str], list[Any]]:
-    """Load the sequences of subjects ``first_index..last_index`` (sorted folder order).
-
-    Args:
-        dataset: root in the CASIA-B layout.
-        first: index of the first subject (0-based), last: one past the last (None = all).
-        max_frames: keep at most this many frames per sequence.
-        transform: applied to each sequence as it is read (e.g. bit-packing, so that a large set
-            never sits unpacked in memory).
-    Returns:
-        (sequences [t, 64, 44] uint8 0/1, subject id of each, the :class:`gait.dataset.Sequence` records).
-    """
-    from gait.dataset import iter_sequences, scan
-
-    seqs = scan(dataset)
-    subjects = sorted({s.subject for s in seqs})[first:last]
-    keep = set(subjects)
-    chosen = [s for s in seqs if s.subject in keep]
-    arrays, subj, recs = [], [], []
-    for rec, arr in iter_sequences(chosen, max_frames=max_frames):
-        binary = (arr > 0.5).astype(np.uint8)
-        arrays.append(transform(binary) if transform else binary)
-        subj.append(rec.subject)
-        recs.append(rec)
-    return arrays, subj, recs
-
-
-def _validator(val_dir: Path, subjects: int, frames: int) -> Any:
-    """A scorer on ``subjects`` identities of ``val_dir`` (CASIA-B protocol, rank-1 per condition)."""
-    import torch
-
-    from gait.evaluation.quick import embed_sequences, rank1_by_condition
-
-    arrays, subj, recs = load_split(val_dir, 0, subjects, max_frames=frames)
-
-    def validate(model: Any) -> dict[str, float]:
-        dev = next(model.parameters()).device
-
-        def emb(x: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                return model(torch.from_numpy(x).to(dev)).embedding.float().cpu().numpy()
-
-        e = embed_sequences(emb, [a.astype(np.float32) for a in arrays])
-        r = rank1_by_condition(e, subj, [r.type for r in recs], [r.view for r in recs])
-        return {f"val_{k}": v for k, v in r.items()}
-
-    return validate
 
 
 def train(
@@ -98,7 +42,8 @@ def train(
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),
     augment: bool = typer.Option(True, help="add segmentation-like noise to training windows"),
     aug_strength: float = typer.Option(
-        1.0, min=0.0, max=3.0, help="scale of every noise probability of gait/training/augment.py (mirroring excluded)"),
+        1.0, min=0.0, max=3.0, help="scale of every noise probability of gait/training/augment.py "
+                                               "(mirroring excluded)"),
     resume: bool = typer.Option(True, help="continue from RUN_DIR/last.pt when present"),
     val_dataset: Path | None = typer.Option(None, help="a separate dataset (other seed) for validation"),
     val_subjects: int = typer.Option(10, help="identities of --val-dataset used for validation"),
@@ -110,8 +55,8 @@ def train(
     """Train a gait model (triplet + BNNeck cross-entropy, P x K sampling) and write a checkpoint."""
     import torch
 
-    from gait.training.augment import AugmentConfig
     from gait.model.network import profile_config
+    from gait.training.augment import AugmentConfig
     from gait.training.loop import SequenceSet, TrainConfig, pack_sequence, train_model
 
     if threads:
@@ -141,7 +86,7 @@ def train(
                       sampling=sampling, amp=amp,  # type: ignore[arg-type]
                       aug=AugmentConfig().scaled(aug_strength))
     # validation always embeds 30-frame windows (the deployed window), whatever --frames trains on
-    validate = _validator(val_dataset, val_subjects, 30) if val_dataset else None
+    validate = validator(val_dataset, val_subjects, 30) if val_dataset else None
     meta = {"dataset": str(dataset.resolve()), "extra_datasets": [str(e.resolve()) for e in extra_dataset],
             "train_subjects": f"{ids[0]}..{ids[-1]}",
             "num_subjects": len(ids), "sequences": n_seq, "profile": profile,
@@ -185,11 +130,12 @@ def fit_lda(
     """Fit a linear projection (regularised LDA) after a trained model, on people it never saw."""
     import torch
 
-    from gait.model.allocator import release_memory
-    from gait.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
     from gait.dataset import scan
-    from gait.model.projection import ProjectionError, fit_lda, projection_features, reading, strip_features, with_projection
     from gait.evaluation.quick import rank1_by_condition
+    from gait.exceptions import CheckpointError, ProjectionError
+    from gait.model.allocator import release_memory
+    from gait.model.checkpoint import load_checkpoint, save_checkpoint
+    from gait.model.projection import fit_lda, projection_features, reading, strip_features, with_projection
 
     if features not in ("pyramid", "strips"):
         raise TrainError(f"--input {features!r}: pyramid or strips")

@@ -16,7 +16,7 @@ from kafka import KafkaProducer
 
 from streams.settings import KafkaSettings
 from streams.topics import TRACKLETS
-from workers.demo import StageProcs, _wait_drained
+from workers.demo import StageProcs, wait_drained
 
 from .conftest import _USED
 from .test_stages import _window
@@ -72,7 +72,7 @@ def test_prometheus_scrapes_stage_metrics(kafka: KafkaSettings, sqlite_url: str,
         producer.send(TRACKLETS.full_name(kafka.namespace), key=b"x", value=b"broken")
         producer.flush()
         producer.close()
-        _wait_drained(kafka, procs, timeout_s=120)
+        wait_drained(kafka, procs, timeout_s=120)
 
         text = _wait_http(f"http://127.0.0.1:{ports['embed']}/metrics")
         assert "gaitline_embed_windows_total" in text and "gaitline_embed_consumer_lag_records" in text

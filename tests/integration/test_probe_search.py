@@ -16,14 +16,14 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from api.auth import TokenBook, issue_token
+from api.metrics import ApiMetrics
 from api.probe import ProbeSettings, kafka_gallery
 from api.server import Api, make_server
 from gait.model.registry import get_embedder
+from store.db import Store
 from streams.schemas import GaitParams, GalleryEntry, Sighting
 from streams.topics import GALLERY
 from workers.analyze import collect_windows, network_for, probe_video
-from workers.metrics import ApiMetrics
-from store.db import Store
 
 pytestmark = pytest.mark.integration
 

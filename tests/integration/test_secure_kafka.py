@@ -12,13 +12,13 @@ import pytest
 from kafka import KafkaProducer
 from pydantic import SecretStr
 
+from store.db import Store
 from streams.admin import ensure_topics
 from streams.broker import LocalBroker
 from streams.exceptions import BrokerError
 from streams.settings import BrokerSettings, KafkaSettings
 from streams.topics import TRACKLETS
 from workers.demo import StageProcs
-from store.db import Store
 
 from .conftest import _USED, _free_port
 from .test_stages import _window

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
+from store.db import Store
 from streams.admin import message_count
 from streams.schemas import DeadLetter, Embedding, Sighting, TrackletWindow
 from streams.settings import KafkaSettings
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
-from workers.demo import StageProcs, _wait_drained
-from store.db import Store
+from workers.demo import StageProcs, wait_drained
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +83,7 @@ def test_windows_flow_to_sightings_and_bad_records_to_deadletter(kafka, stages, 
     producer.flush()
     producer.close()
 
-    _wait_drained(kafka, stages, timeout_s=120)
+    wait_drained(kafka, stages, timeout_s=120)
 
     letters = [DeadLetter.from_bytes(m.value) for m in _read_all(kafka, DEADLETTER.full_name(kafka.namespace), 2)]
     assert len(letters) == 2
@@ -142,7 +142,7 @@ def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sql
         for w in [_window(p, 1, 0) for p in (0, 1)]:
             producer.send(tracklets, key=f"{w.camera_id}/{w.track_id}".encode(), value=w.to_bytes())
         producer.flush()
-        _wait_drained(kafka, procs, timeout_s=120)
+        wait_drained(kafka, procs, timeout_s=120)
         store = Store(sqlite_url)
         gone = next(r.identity_id for r in store.all_sightings() if r.camera_id == "cam0")
         res = subprocess.run([sys.executable, "-m", "gaitline", "forget", "--identity", gone, "--reason",
@@ -164,7 +164,7 @@ def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sql
         producer.send(tracklets, key=b"cam0/1", value=w.to_bytes())
         producer.flush()
         producer.close()
-        _wait_drained(kafka, procs, timeout_s=120)
+        wait_drained(kafka, procs, timeout_s=120)
         later = [Sighting.from_bytes(m.value) for m in _read_all(kafka, SIGHTINGS.full_name(kafka.namespace), 3)]
         last = next(s for s in later if s.sighting_id == w.window_id)
         assert last.identity_id != gone

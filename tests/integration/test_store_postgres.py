@@ -8,8 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from streams.schemas import GaitParams, Sighting
 from store.db import Store
+from streams.schemas import GaitParams, Sighting
 
 from .conftest import _USED
 

@@ -16,10 +16,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from api.auth import TokenBook, issue_token
+from api.metrics import ApiMetrics
 from api.server import Api, make_server
-from streams.schemas import GaitParams, Sighting
-from workers.metrics import ApiMetrics
 from store.db import Store
+from streams.schemas import GaitParams, Sighting
 
 from .conftest import _USED
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from gait.model.allocator import tune_allocator
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 
 # allocate, touch and free 64 MB, 16 times over; print the minor page faults of the last four
 _PROBE = """

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streams.exceptions import GaitlineError
-from workers.analyze import AnalyzeError, analyze, load_gallery, save_gallery
+from gaitline.errors import GaitlineError
+from workers.analyze import analyze, load_gallery, save_gallery
+from workers.exceptions import AnalyzeError
 
 
 def test_missing_and_unreadable_video(tmp_path: Path) -> None:

@@ -13,11 +13,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
-from api.auth import AuthError, TokenBook, issue_token
+from api.auth import TokenBook, issue_token
+from api.exceptions import AuthError
+from api.metrics import ApiMetrics
 from api.server import Api, make_server
-from streams.schemas import GaitParams, Sighting
-from workers.metrics import ApiMetrics
 from store.db import Store
+from streams.schemas import GaitParams, Sighting
 
 T0 = 1_700_000_000.0
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bench.api import measure
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
 from store.db import Store
 
 

@@ -9,17 +9,11 @@ import pytest
 import torch
 
 import gait.model.torch_embedder as reg
-from gait.model.checkpoint import (
-    CheckpointError,
-    CheckpointMismatchError,
-    autocast_dtype,
-    load_checkpoint,
-    load_opengait,
-    save_checkpoint,
-)
-from gait.model.registry import available, get_embedder
+from gait.exceptions import CheckpointError, CheckpointMismatchError
+from gait.model.checkpoint import autocast_dtype, load_checkpoint, load_opengait, save_checkpoint
 from gait.model.network import GaitModel, profile_config
-from streams.exceptions import GaitlineError
+from gait.model.registry import available, get_embedder
+from gaitline.errors import GaitlineError
 
 torch.set_num_threads(1)
 

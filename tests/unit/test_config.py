@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from configs.exceptions import ConfigError
 from configs.schema import load_network
-from streams.exceptions import ConfigError
 
 GOOD = """version: 1
 name: two

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from gaitline.cli.eval import app, split_subjects
 from gait.evaluation.mtmc import evaluate
+from gaitline.cli.eval import app, split_subjects
 from sim.city import plan_city
 from sim.cityrender import render_city
 from sim.gaitset import make_subject

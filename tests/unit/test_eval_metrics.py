@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait.evaluation.metrics import Split, exclude_identical, mean_average_precision, open_set, rank1_by_view, tpir_at_fpir
+from gait.evaluation.metrics import (
+    Split,
+    exclude_identical,
+    mean_average_precision,
+    open_set,
+    rank1_by_view,
+    tpir_at_fpir,
+)
 
 
 def _unit(v: list[list[float]]) -> np.ndarray:

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from configs.exceptions import ConfigError
 from configs.schema import Camera, LoadedNetwork, Network, load_network
-from streams.exceptions import ConfigError, GaitlineError
+from gaitline.errors import GaitlineError
 from streams.schemas import TrackletWindow
-from workers.frames.cameras import FramesSettings, cameras_for_replica, run_cameras
+from workers.frames.cameras import cameras_for_replica, run_cameras
+from workers.frames.settings import FramesSettings
 
 
 @pytest.fixture(scope="module")

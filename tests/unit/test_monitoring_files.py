@@ -7,7 +7,11 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry
 
-from workers.metrics import ApiMetrics, EmbedMetrics, FramesMetrics, IndexMetrics, TrackMetrics
+from api.metrics import ApiMetrics
+from index.metrics import IndexMetrics
+from workers.embed.metrics import EmbedMetrics
+from workers.frames.metrics import FramesMetrics
+from workers.track.metrics import TrackMetrics
 
 FILES = Path(__file__).resolve().parents[2] / "helm" / "gaitline" / "files"
 

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from index.matcher import IdentityMatcher
+from index.settings import IndexSettings
+from store.db import Store
+from store.exceptions import StoreError
+from streams.agents import Record
 from streams.schemas import Embedding, GaitParams, Sighting
 from streams.topics import GALLERY, SIGHTINGS
-from workers.settings import IndexSettings
-from streams.agents import Record
-from store.db import Store, StoreError
 from workers.track.agent import SightingWriter
 
 DAY = 86400.0

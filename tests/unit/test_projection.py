@@ -11,19 +11,13 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from gait.exceptions import ProjectionError
 from gait.model.checkpoint import load_checkpoint, save_checkpoint
-from gait.model.registry import get_embedder
 from gait.model.network import GaitModel, ModelConfig, hpp, profile_config, temporal_pool
-from gait.model.projection import (
-    Lda,
-    ProjectionError,
-    fit_lda,
-    projection_features,
-    reading,
-    with_projection,
-)
+from gait.model.projection import Lda, fit_lda, projection_features, reading, with_projection
+from gait.model.registry import get_embedder
+from gaitline.errors import GaitlineError
 from sim.gaitset import make_subject
-from streams.exceptions import GaitlineError
 
 torch.set_num_threads(1)
 

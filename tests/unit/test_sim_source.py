@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from configs.schema import load_network
-from sim import SimError
 from sim.city import plan_city
 from sim.cityrender import render_city
+from sim.exceptions import SimError
 from sim.source import SimSource, parse_url
 
 

@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 
 from configs.schema import Camera
-from streams.exceptions import GaitlineError
+from gaitline.errors import GaitlineError
+from workers.exceptions import FrameSizeError, SourceError, UnsupportedSourceError
 from workers.frames.sources import (
-    FrameSizeError,
     ImageDirSource,
-    SourceError,
     SourceSettings,
     StreamSource,
-    UnsupportedSourceError,
     VideoFileSource,
     check_size,
     open_source,

@@ -3,15 +3,16 @@
 import numpy as np
 import pytest
 
-from gait.model.registry import UnknownEmbedderError, get_embedder
+from gait.exceptions import UnknownEmbedderError
+from gait.model.registry import get_embedder
 from index.gallery import AnnConfig, Gallery
 from index.matcher import IdentityMatcher
+from index.settings import IndexSettings
+from store.db import Store
+from streams.agents import Record
 from streams.schemas import DeadLetter, Embedding, GaitParams, GalleryEntry, Sighting, TrackletWindow
 from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS
 from workers.embed.agent import WindowEmbedder
-from workers.settings import IndexSettings
-from streams.agents import Record
-from store.db import Store
 from workers.track.agent import SightingWriter
 
 

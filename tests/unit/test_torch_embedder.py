@@ -11,8 +11,8 @@ import torch
 
 from gait.model.checkpoint import save_checkpoint
 from gait.model.network import GaitModel, profile_config
-from gait.model.torch_embedder import load_embedder
 from gait.model.projection import Lda, reading, with_projection
+from gait.model.torch_embedder import load_embedder
 
 torch.set_num_threads(1)
 

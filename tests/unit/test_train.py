@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from gait.training.augment import AugmentConfig, augment
+from gait.evaluation.quick import rank1_by_condition
 from gait.model.checkpoint import load_checkpoint
 from gait.model.network import GaitModel, profile_config
-from gait.evaluation.quick import rank1_by_condition
+from gait.training.augment import AugmentConfig, augment
 from gait.training.loop import SequenceSet, TrainConfig, train_model, train_step, triplet_batch_all
 
 torch.set_num_threads(1)

@@ -14,13 +14,13 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from gait.model.registry import Embedder, get_embedder
+from streams.agents import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
 from streams.faust_app import make_app
 from streams.schemas import Embedding, TrackletWindow
 from streams.settings import KafkaSettings
 from streams.topics import EMBEDDINGS, TRACKLETS
-from workers.metrics import EmbedMetrics
-from workers.settings import EmbedSettings
-from streams.agents import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
+from workers.embed.metrics import EmbedMetrics
+from workers.embed.settings import EmbedSettings
 
 STAGE = "embed"
 

@@ -1,4 +1,4 @@
-"""``gaitline inspect VIDEO``: look at what the frames worker sees.
+"""Look at what the frames worker sees (``gaitline inspect VIDEO``).
 
 Runs the frames stage on one video (no Kafka) and writes, for a person to look at:
 
@@ -15,17 +15,18 @@ import json
 import threading
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-import typer
 
+from configs.exceptions import ConfigError
 from configs.schema import Camera, load_network
 from gait.vision.pretreatment import HEIGHT, WIDTH, pretreat
 from gait.vision.segment import Detection
-from streams.exceptions import ConfigError
 from streams.schemas import TrackletWindow
-from workers.frames.cameras import CameraWorker, FramesSettings
+from workers.frames.cameras import CameraWorker
+from workers.frames.settings import FramesSettings
 from workers.frames.sources import Frame, open_source
 from workers.frames.tracker import Track
 
@@ -121,15 +122,9 @@ class _Recorder:
         return np.vstack(rows)
 
 
-def inspect(
-    video: Path = typer.Argument(..., help="video file to inspect"),
-    out: Path = typer.Option(Path("inspect-out"), "--out", help="folder for the outputs"),
-    network: str | None = typer.Option(None, help="network config (name or path) for calibration"),
-    camera: str | None = typer.Option(None, help="camera id in --network whose homography/fps to use"),
-    max_frames: int = typer.Option(0, help="stop after this many frames (0: the whole video)"),
-    write_video: bool = typer.Option(True, "--video/--no-video", help="write annotated.mp4"),
-    min_track_frames: int = typer.Option(10, help="tracks seen fewer frames are left off the sheet"),
-) -> None:
+def inspect_video(video: Path, out: Path = Path("inspect-out"), network: str | None = None,
+                  camera: str | None = None, max_frames: int = 0, write_video: bool = True,
+                  min_track_frames: int = 10) -> dict[str, Any]:
     """Write an annotated video and a contact sheet (boxes, track ids, silhouettes per track).
 
     Args:
@@ -180,4 +175,4 @@ def inspect(
                "track_frames": {str(k): v for k, v in sorted(rec.frames_seen.items())},
                "windows_per_track": {str(k): sum(w.track_id == k for w in windows) for k in rec.frames_seen}}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    typer.echo(f"{worker.frames} frames, {len(rec.frames_seen)} tracks, {len(windows)} windows -> {out}")
+    return summary

@@ -21,23 +21,11 @@ import cv2
 import numpy as np
 
 from configs.schema import Camera
-from streams.exceptions import GaitlineError
+from workers.exceptions import FrameSizeError, SourceError, UnsupportedSourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".wmv")
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://")
-
-
-class SourceError(GaitlineError):
-    """A camera source cannot be opened or read."""
-
-
-class UnsupportedSourceError(SourceError):
-    """The source URL's scheme or file type is not one gaitline can read."""
-
-
-class FrameSizeError(SourceError):
-    """A source delivers frames of zero or absurd size."""
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ import time
 
 from prometheus_client import CollectorRegistry
 
+from store.db import Store
+from streams.agents import Output, Record, attach_batch_agent, decode_all, run_worker
 from streams.faust_app import make_app
 from streams.schemas import Sighting
 from streams.settings import KafkaSettings
 from streams.topics import SIGHTINGS
-from workers.metrics import TrackMetrics
-from workers.settings import TrackSettings
-from streams.agents import Output, Record, attach_batch_agent, decode_all, run_worker
-from store.db import Store
+from workers.track.metrics import TrackMetrics
+from workers.track.settings import TrackSettings
 
 STAGE = "track"
 

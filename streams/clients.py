@@ -1,0 +1,158 @@
+"""The Kafka clients the rooms use, made in one place (kafka-python), their errors wrapped.
+
+No other package imports ``kafka``, ``aiokafka`` or ``faust``: the stages get their faust app
+from :mod:`streams.faust_app` and their runner from :mod:`streams.agents`; everything that
+produces or reads records outside a stage goes through here, and a client error comes out
+as a :class:`~streams.exceptions.BrokerError` that names the topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+
+from streams.exceptions import BrokerError
+from streams.settings import KafkaSettings
+
+
+class Received(NamedTuple):
+    """One record read from a topic."""
+
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+def make_producer(kafka: KafkaSettings, client_id: str, **options: Any) -> KafkaProducer:
+    """A producer connected to ``kafka`` (``options`` are kafka-python producer settings)."""
+    try:
+        return KafkaProducer(client_id=client_id, **options, **kafka.kafka_python_kwargs())
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot reach Kafka at {kafka.bootstrap} ({exc.__class__.__name__}): {exc}") from exc
+
+
+class Producer:
+    """A thin producer: :meth:`send` queues a record, :meth:`send_and_wait` returns once it is acknowledged.
+
+    ``on_ack(started)`` and ``on_error(exc)`` callbacks let a stage count latency and failures
+    without touching the client.
+    """
+
+    def __init__(self, kafka: KafkaSettings, client_id: str, **options: Any) -> None:
+        self.kafka = kafka
+        self._producer = make_producer(kafka, client_id, **options)
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             on_ack: Callable[[], None] | None = None,
+             on_error: Callable[[BaseException], None] | None = None) -> None:
+        """Queue one record (blocks while the producer's buffer is full)."""
+        try:
+            future = self._producer.send(topic, key=key, value=value)
+        except KafkaError as exc:
+            raise BrokerError(f"cannot send to {topic}: {exc}") from exc
+        if on_ack is not None:
+            future.add_callback(lambda _meta: on_ack())
+        if on_error is not None:
+            future.add_errback(on_error)
+
+    def send_and_wait(self, topic: str, key: bytes | None, value: bytes | None, timeout_s: float = 15.0) -> None:
+        """Send one record and wait for the broker's acknowledgement."""
+        try:
+            self._producer.send(topic, key=key, value=value).get(timeout=timeout_s)
+        except KafkaError as exc:
+            raise BrokerError(f"cannot write to {topic} ({exc.__class__.__name__}): {exc}") from exc
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        """Wait until every queued record is acknowledged or failed."""
+        self._producer.flush(timeout=timeout_s)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Flush, then close the connection."""
+        self._producer.flush(timeout=timeout_s)
+        self._producer.close(timeout=timeout_s)
+
+
+def send_records(kafka: KafkaSettings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]],
+                 client_id: str = "gaitline-send") -> int:
+    """Send ``(key, value)`` records to ``topic`` and wait for all of them; returns how many."""
+    producer = Producer(kafka, client_id)
+    n = 0
+    try:
+        for key, value in records:
+            producer.send(topic, key, value)
+            n += 1
+    finally:
+        producer.close()
+    return n
+
+
+def quiet_client_logs() -> None:
+    """Silence the client's per-attempt connection logs (a command says what failed in one line)."""
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+class TopicTail:
+    """Reads every partition of one topic without a consumer group: first from the beginning, then
+    only what was appended since the last read. ``consumer`` may be injected (tests)."""
+
+    def __init__(self, kafka: KafkaSettings, topic: str, client_id: str, consumer: Any = None) -> None:
+        self.topic = topic
+        self._kafka, self._client_id = kafka, client_id
+        self._consumer = consumer  # made on first use: a reader may start before the broker does
+        self._tps: list[TopicPartition] = []
+
+    def _client(self) -> Any:
+        if self._consumer is None:
+            try:
+                self._consumer = KafkaConsumer(client_id=self._client_id, enable_auto_commit=False,
+                                               **self._kafka.kafka_python_kwargs())
+            except (KafkaError, OSError) as exc:
+                raise BrokerError(f"cannot reach Kafka at {self._kafka.bootstrap} to read {self.topic}: "
+                                  f"{exc}") from exc
+        return self._consumer
+
+    def _assigned(self) -> bool:
+        c = self._client()
+        if not self._tps:  # the topic may appear after we start (nobody wrote to it yet)
+            parts = c.partitions_for_topic(self.topic) or set()
+            if not parts:
+                c.topics()  # refresh metadata for the next look
+                return False
+            self._tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+            c.assign(self._tps)
+            c.seek_to_beginning(*self._tps)
+        return True
+
+    def to_end(self) -> Iterator[Received]:
+        """The records appended since the last read, up to the topic's end as of now."""
+        try:
+            if not self._assigned():
+                return
+            c = self._client()
+            ends = c.end_offsets(self._tps)
+            while any(c.position(tp) < ends[tp] for tp in self._tps):
+                for batch in c.poll(timeout_ms=1000).values():
+                    for msg in batch:
+                        yield Received(msg.key, msg.value, msg.partition, msg.offset)
+        except KafkaError as exc:
+            raise BrokerError(f"reading {self.topic} failed: {exc}") from exc
+
+    def poll(self, timeout_ms: int = 100) -> list[Received]:
+        """What arrived within ``timeout_ms`` (empty while the topic does not exist yet)."""
+        try:
+            if not self._assigned():
+                return []
+            return [Received(m.key, m.value, m.partition, m.offset)
+                    for batch in self._client().poll(timeout_ms=timeout_ms).values() for m in batch]
+        except KafkaError as exc:
+            raise BrokerError(f"reading {self.topic} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection (if one was made)."""
+        if self._consumer is not None:
+            self._consumer.close()

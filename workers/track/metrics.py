@@ -1,0 +1,28 @@
+"""The track stage's metrics (naming rule: :mod:`gaitline.metrics`)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gaitline.metrics import LATENCY_BUCKETS
+
+
+class TrackMetrics:
+    """The trajectory stitcher / store writer."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.sightings = Counter("gaitline_track_sightings_stored_total", "Sightings written to the store",
+                                 registry=registry)
+        self.duplicates = Counter("gaitline_track_sightings_duplicate_total",
+                                  "Sightings already stored (redelivered)", registry=registry)
+        self.write_seconds = Histogram("gaitline_track_store_write_seconds", "Store write time per batch",
+                                       buckets=LATENCY_BUCKETS, registry=registry)
+        self.end_to_end_seconds = Histogram("gaitline_track_end_to_end_seconds",
+                                            "Window closed to sighting stored",
+                                            buckets=LATENCY_BUCKETS, registry=registry)
+        self.deadlettered = Counter("gaitline_track_deadlettered_total", "Records sent to dead letter",
+                                    ["reason"], registry=registry)
+        self.expired = Counter("gaitline_track_sightings_expired_total",
+                               "Sightings deleted because they are older than the retention period", registry=registry)
+        self.consumer_lag = Gauge("gaitline_track_consumer_lag_records",
+                                  "Input records on this worker's partitions not yet read", registry=registry)
