@@ -116,12 +116,13 @@ class TopicTail:
                                   f"{exc}") from exc
         return self._consumer
 
-    def _assigned(self) -> bool:
+    def _assigned(self, refresh: bool = False) -> bool:
         c = self._client()
         if not self._tps:  # the topic may appear after we start (nobody wrote to it yet)
             parts = c.partitions_for_topic(self.topic) or set()
             if not parts:
-                c.topics()  # refresh metadata for the next look
+                if refresh:
+                    c.topics()  # the client's metadata is cached: ask again for the next look
                 return False
             self._tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
             c.assign(self._tps)
@@ -145,7 +146,7 @@ class TopicTail:
     def poll(self, timeout_ms: int = 100) -> list[Received]:
         """What arrived within ``timeout_ms`` (empty while the topic does not exist yet)."""
         try:
-            if not self._assigned():
+            if not self._assigned(refresh=True):
                 return []
             return [Received(m.key, m.value, m.partition, m.offset)
                     for batch in self._client().poll(timeout_ms=timeout_ms).values() for m in batch]

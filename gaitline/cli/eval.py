@@ -13,6 +13,8 @@ side by side. With ``--json`` the last line is one JSON object (percent).
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from gait.evaluation.recognition import (
     split_subjects,
     table,
 )
+from gait.evaluation.thresholds import calibrate, write_threshold
 from gait.exceptions import DatasetError
 from gaitline.cli.common import one_line_errors
 from gaitline.errors import GaitlineError
@@ -94,6 +97,8 @@ def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out data
                                                   "strips, bnneck or lda"),
               window: int = typer.Option(30, "--window", help="frames per window, as the frames worker cuts them"),
               far: float = typer.Option(0.005, "--far", help="share of stranger pairs allowed above the threshold"),
+              write: bool = typer.Option(False, "--write", help="store the threshold and how it was measured in "
+                                         "the model's checkpoint, where the identity service reads it"),
               json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
     """Calibrate the open-set match threshold: window-to-window cosine of strangers vs the same person.
 
@@ -107,36 +112,19 @@ def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out data
         raise typer.BadParameter("must be within (0, 1)", param_hint="--far")
     if embed_from not in ("auto", "strips", "bnneck", "lda"):
         raise typer.BadParameter("must be auto, strips, bnneck or lda", param_hint="--embed-from")
-    seqs = scan(dataset)
-    test, note = split_subjects(sorted({s.subject for s in seqs}))
-    tset = set(test)
     emb_model = resolve_model(model, embed_from=embed_from)
-    embs, subj = [], []
-    for s, arr in iter_sequences([s for s in seqs if s.subject in tset], window):
-        if len(arr):
-            embs.append(emb_model.embed(arr[None])[0])  # [dim]
-            subj.append(s.subject)
-    if len(set(subj)) < 2:
-        raise DatasetError(f"--dataset {dataset}: need windows of at least two test subjects")
-    e = np.stack(embs)  # [m, dim]
-    lab = np.asarray(subj)
-    sim = e @ e.T  # [m, m]
-    upper = np.triu(np.ones_like(sim, dtype=bool), 1)
-    same = lab[:, None] == lab[None, :]
-    strangers, mated = sim[upper & ~same], sim[upper & same]
-    thr = float(np.quantile(strangers, 1 - far))
-    sq = {q: round(float(np.quantile(strangers, float(q))), 4) for q in ("0.5", "0.99", "0.995", "0.999")}
-    mq = {q: round(float(np.quantile(mated, float(q))), 4) for q in ("0.1", "0.5", "0.9")}
-    accepted = float((mated >= thr).mean())
-    name = getattr(emb_model, "name", model)
-    res = {"model": name, "windows": len(e), "subjects": len(set(subj)), "window": window, "far": far,
-           "threshold": round(thr, 4), "mated_accepted": round(accepted, 4), "stranger_quantiles": sq,
-           "mated_quantiles": mq, "split": note}
-    typer.echo(note)
-    typer.echo(f"{len(e)} windows of {window} frames, {len(set(subj))} subjects, model {name}")
+    res = calibrate(emb_model, dataset, window, far)
+    sq, mq = res["stranger_quantiles"], res["mated_quantiles"]
+    typer.echo(res["split"])
+    typer.echo(f"{res['windows']} windows of {window} frames, {res['subjects']} subjects, model {res['model']}")
     typer.echo(f"strangers: median {sq['0.5']}, p99 {sq['0.99']}, p99.9 {sq['0.999']}; "
                f"same person: median {mq['0.5']}")
-    typer.echo(f"threshold at FAR {far:g}: {thr:.3f} (accepts {accepted * 100:.1f} % of same-person pairs)")
+    typer.echo(f"threshold at FAR {far:g}: {res['threshold']:.3f} "
+               f"(accepts {res['mated_accepted'] * 100:.1f} % of same-person pairs)")
+    if write:
+        path, kind = write_threshold(emb_model, model, res, command=shlex.join(["gaitline", *sys.argv[1:]]))
+        res["written"] = {"checkpoint": str(path), "kind": kind}
+        typer.echo(f"written to {path} as the {kind} threshold")
     if json_out:
         typer.echo(json.dumps(res))
 

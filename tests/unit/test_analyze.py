@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from gaitline.errors import GaitlineError
-from workers.analyze import analyze, load_gallery, save_gallery
+from workers.analyze import analyze_recording as analyze
+from workers.analyze import load_gallery, save_gallery
 from workers.exceptions import AnalyzeError
 
 

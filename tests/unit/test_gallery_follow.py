@@ -59,7 +59,7 @@ class FakeConsumer:
         return self.pos
 
     def poll(self, timeout_ms: int) -> dict[TopicPartition, list[SimpleNamespace]]:
-        batch = [SimpleNamespace(key=k, value=v, offset=i)
+        batch = [SimpleNamespace(key=k, value=v, partition=0, offset=i)
                  for i, (k, v) in enumerate(self.records[self.pos:self.pos + 2], start=self.pos)]
         self.pos += len(batch)
         self.delivered += len(batch)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from configs.schema import Camera
+from sim.source import SimSource
 from workers.exceptions import FrameSizeError, SourceError, UnsupportedSourceError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -293,7 +294,7 @@ def open_source(camera: Camera, base: Path, settings: SourceSettings | None = No
     settings = settings or SourceSettings()
     src = camera.source
     if src.startswith("sim://"):
-        return SimSource(camera, src, settings, base)
+        return SimFrameSource(camera, src, settings, base)
     if src.lower().startswith(LIVE_SCHEMES):
         return StreamSource(camera, src, settings, on_reconnect)
     if "://" in src and not src.startswith("file://"):
@@ -312,17 +313,12 @@ def open_source(camera: Camera, base: Path, settings: SourceSettings | None = No
     return VideoFileSource(camera, location, settings)
 
 
-class SimSource(FrameSource):
+class SimFrameSource(FrameSource):
     """A simulated camera (``sim://<city>/<camera>``) read through :mod:`sim.source`, with truth."""
 
     def __init__(self, camera: Camera, location: str, settings: SourceSettings, base: Path) -> None:
         super().__init__(camera, location, settings)
-        try:
-            from sim.source import SimSource as _Sim  # optional: the simulator ships separately
-        except ImportError as exc:
-            raise UnsupportedSourceError(f"camera {camera.id}: {location} needs the simulator "
-                                         f"(sim.source), which is not importable: {exc}") from exc
-        self.sim: Any = _Sim.open(location, base=base)
+        self.sim: Any = SimSource.open(location, base=base)
         self.live = "pace=realtime" in location
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
