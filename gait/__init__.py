@@ -1,1 +1,3 @@
-"""The science: silhouette pretreatment, gait parameters, models, training and evaluation."""
+"""The science, by concern: ``vision`` (segmentation, pretreatment, gait parameters), ``model`` (network,
+checkpoints, projection, embedder registry, inference), ``training``, ``evaluation``; ``dataset`` is the
+CASIA-B layout they all read."""

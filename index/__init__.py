@@ -1,1 +1,1 @@
-"""The identity service: FAISS gallery, open-set matcher, gallery replay."""
+"""The identity service: FAISS gallery, open-set matcher, transit gating, gallery replay, and its stage runner."""

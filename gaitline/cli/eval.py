@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +121,9 @@ def threshold(dataset: Path = typer.Option(..., "--dataset", help="held-out data
     typer.echo(f"threshold at FAR {far:g}: {res['threshold']:.3f} "
                f"(accepts {res['mated_accepted'] * 100:.1f} % of same-person pairs)")
     if write:
-        path, kind = write_threshold(emb_model, model, res, command=shlex.join(["gaitline", *sys.argv[1:]]))
+        command = shlex.join(["gaitline", "eval", "threshold", "--dataset", str(dataset), "--model", model,
+                              "--embed-from", embed_from, "--window", str(window), "--far", f"{far:g}", "--write"])
+        path, kind = write_threshold(emb_model, model, res, command=command)
         res["written"] = {"checkpoint": str(path), "kind": kind}
         typer.echo(f"written to {path} as the {kind} threshold")
     if json_out:
