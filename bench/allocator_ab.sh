@@ -3,6 +3,7 @@
 # process (GAITLINE_ALLOCATOR=keep, the default; gait/model/allocator.py) and with glibc's own rule
 # (system), alternating, ROUNDS times each; prints each run's figures, then the medians as JSON.
 # usage: bench/allocator_ab.sh [ROUNDS] [extra bench embed options...]
+# The runs pass --no-save: bench/results/embed.json keeps the plain `gaitline bench embed` result.
 set -euo pipefail
 rounds=${1:-2}
 shift || true
@@ -11,7 +12,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for i in $(seq "$rounds"); do
   for mode in keep system; do
-    GAITLINE_ALLOCATOR=$mode "$gaitline" bench embed --json "$@" | tail -n 1 | tee -a "$out"
+    GAITLINE_ALLOCATOR=$mode "$gaitline" bench embed --json --no-save "$@" | tail -n 1 | tee -a "$out"
   done
 done
 python3 - "$out" <<'PY'

@@ -5,7 +5,8 @@ must be empty) with ``--sightings`` sightings of ``--identities`` people over ``
 cameras and a day of time, starts the API server on a free port and times real HTTP requests
 with a token, one at a time: where a random person was seen, who a camera saw in a random
 10-minute window, and the list of the most recently seen identities (the page's first
-request). The design asks for answers under a second.
+request). The design asks for answers under a second. The JSON object is kept with the host in
+``bench/results/api.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import typer
 
+from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from gaitline.errors import GaitlineError
 
 T0 = 1_700_000_000.0
@@ -112,6 +114,8 @@ def api(
     cameras: int = typer.Option(100, min=1, help="cameras they were seen on"),
     queries: int = typer.Option(300, min=10, help="timed requests per kind"),
     store: str | None = typer.Option(None, help="an empty store URL (default: a temporary SQLite file)"),
+    out: Path | None = OUT_OPTION,
+    save: bool = SAVE_OPTION,
 ) -> None:
     """Benchmark the control-room API: p50/p99 answer time from a store of a city's size."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,4 +123,5 @@ def api(
     for k in ("where", "camera_10min", "identities_list"):
         r = res[k]
         typer.echo(f"{k:>16}: p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms (n={r['n']})")
+    save_result("api", res, out, save)
     typer.echo(json.dumps(res) if json_out else f"{sightings} sightings, filled in {res['fill_s']} s")

@@ -3,7 +3,10 @@
 Starts a broker (unless one runs), the embed, index and track stages as processes, then
 publishes real silhouette windows (cut from vtest.avi by the frames stage) at a steady rate
 and timestamps each one; a consumer on ``sightings.v1`` notes when its sighting appears.
-The figure is the latency distribution (p50/p95/p99) at that rate, next to the rate itself.
+The figure is the latency distribution (p50/p95/p99) at that rate, next to the rate itself;
+it is kept with the host in ``bench/results/e2e.json``. There is no baseline in the run: the
+design's figure (the rate sustained at p95 ≤ 500 ms as a share of the embed stage alone)
+would need a search over rates and ``gaitline bench embed`` on the same host.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from configs.schema import load_network
 from streams.admin import ensure_topics
 from streams.broker import LocalBroker
@@ -39,7 +43,9 @@ def _windows() -> list[TrackletWindow]:
 
 def e2e(rate: float = typer.Option(20.0, min=0.1, max=10_000, help="windows per second offered (nominal load)"),
         seconds: float = typer.Option(30.0, min=1, max=3600, help="how long to offer them"),
-        json_out: bool = typer.Option(False, "--json")) -> None:
+        json_out: bool = typer.Option(False, "--json"),
+        out: Path | None = OUT_OPTION,
+        save: bool = SAVE_OPTION) -> None:
     """Measure window-published -> sighting-published latency at a steady rate."""
     source = _windows()
     broker = LocalBroker(BrokerSettings())
@@ -112,4 +118,5 @@ def e2e(rate: float = typer.Option(20.0, min=0.1, max=10_000, help="windows per 
     if not json_out:
         typer.echo(f"{result['sightings']}/{result['windows']} windows at {result['offered_windows_per_s']}/s: "
                    f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms")
+    save_result("e2e", result, out, save)
     typer.echo(json.dumps(result))

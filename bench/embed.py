@@ -8,17 +8,20 @@ same sizes (speed does not depend on the weights). Prints a speed table across m
 then, as the last line with ``--json``, one JSON object: ``device``, ``windows_per_s``,
 ``ms_per_window``, ``profile``, ``allocator`` (``keep`` when freed tensor memory stays in the
 process, :mod:`gait.model.allocator`) (+ ``cuda`` when a GPU was measured too, and ``table``).
+The same object is kept, with the host, in ``bench/results/embed.json`` (:mod:`bench.results`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
+from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from gaitline.errors import GaitlineError
 
 
@@ -96,6 +99,8 @@ def embed(
     table: bool = typer.Option(True, help="also time the other model sizes"),
     compile: bool | None = typer.Option(None, "--compile/--no-compile",
                                         help="torch.compile the model; default: on CUDA only, as the agents do"),
+    out: Path | None = OUT_OPTION,
+    save: bool = SAVE_OPTION,
 ) -> None:
     """Benchmark gait embedding throughput (windows/s of 30-frame 64x44 windows)."""
     import torch
@@ -142,6 +147,7 @@ def embed(
         summary["fp32"] = list(fp32.values())
     if rows:
         summary["table"] = rows
+    save_result("embed", summary, out, save, torch_module=torch)
     typer.echo(json.dumps(summary) if json_out else
                f"{profile} on {first['device']}: {first['windows_per_s']} windows/s, "
                f"{first['ms_per_window']} ms per window")

@@ -18,7 +18,10 @@ Usage (on the GPU machine, from the repository root)::
 
     PYTHONPATH=. python3 -m bench.gpu --out DIR [--train-seconds 300] [--profile large]
 
-Every stage writes its result as soon as it has one, so a run cut short keeps what it did.
+Every stage writes its result as soon as it has one, so a run cut short keeps what it did;
+after each stage the results so far, with the host (CPU, GPU, torch) and the command, replace
+``bench/results/gpu.json`` (``--result PATH`` writes there instead, ``--no-save`` nowhere;
+``--out DIR`` keeps its per-stage files and the checkpoint).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.host import mark_start
+from bench.results import save_result
 
 
 def log(msg: str) -> None:
@@ -126,7 +132,7 @@ def probe_step_seconds(profile: str, data_dir: Path, p: int, k: int, frames: int
 
 def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: int, frames: int,
                 lr: float, workers: int, device: str, test_subjects: int,
-                train_subjects: int) -> None:
+                train_subjects: int) -> dict[str, Any]:
     import torch
 
     from gaitline.cli.eval import app as eval_app
@@ -143,7 +149,8 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
                                  "gaitset", "--subjects", str(test_subjects), "--seed", "13", "--out", str(test_dir),
                                  "--workers", str(max(1, workers // 2))], stdout=subprocess.DEVNULL)
     step_s = probe_step_seconds(profile, train_dir, p, k, frames, device)
-    # loading the set and validations take ~15 % of the box on top of the steps
+    # loading the set and validations take part of the box on top of the steps: 0.85 leaves
+    # them room (their share is 1 - steps x ms_per_step / train_s in bench/results/gpu.json)
     steps = max(200, int(0.85 * seconds / step_s) // 100 * 100)
     log(f"{profile}: {step_s * 1000:.1f} ms per step of {p}x{k}x{frames} -> {steps} steps")
     ckpt = work / f"{profile}.pt"
@@ -169,7 +176,7 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
     (out / f"{profile}.json").write_text(json.dumps(summary, indent=1))
     if gen_test.wait() != 0:
         log("test set generation failed")
-        return
+        return summary
     import contextlib
     import io
 
@@ -186,6 +193,7 @@ def stage_train(out: Path, work: Path, profile: str, seconds: float, p: int, k: 
         summary[f"eval_{name}"] = json.loads(text.strip().splitlines()[-1])
         summary[f"eval_{name}_s"] = round(time.perf_counter() - t2, 1)
         (out / f"{profile}.json").write_text(json.dumps(summary, indent=1))
+    return summary
 
 
 def half_copy(src: Path, dest: Path) -> None:
@@ -214,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--test-subjects", type=int, default=124)
     ap.add_argument("--train-subjects", type=int, default=74)
     ap.add_argument("--workers", type=int, default=0, help="simulator processes (0 = one per core)")
+    ap.add_argument("--result", type=Path, default=None, help="result file (default: bench/results/gpu.json)")
+    ap.add_argument("--no-save", action="store_true", help="write no result file")
     a = ap.parse_args(argv)
+    started = mark_start()
+    results: dict[str, Any] = {}
     a.out.mkdir(parents=True, exist_ok=True)
     a.work.mkdir(parents=True, exist_ok=True)
     stages = a.stages.split(",")
@@ -223,12 +235,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             if stage == "env":
-                stage_env(a.out)
+                results["env"] = stage_env(a.out)
             elif stage == "bench":
-                stage_bench(a.out, a.device, a.bench_seconds)
+                results["bench"] = stage_bench(a.out, a.device, a.bench_seconds)
             elif stage == "train":
-                stage_train(a.out, a.work, a.profile, a.train_seconds, a.p, a.k, a.frames, a.lr, workers, a.device,
-                            a.test_subjects, a.train_subjects)
+                results["train"] = stage_train(a.out, a.work, a.profile, a.train_seconds, a.p, a.k, a.frames, a.lr,
+                                               workers, a.device, a.test_subjects, a.train_subjects)
             else:
                 raise SystemExit(f"unknown stage {stage!r}")
         except Exception as exc:  # noqa: BLE001 -- report and go on: the lease is too short to stop
@@ -237,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         log(f"stage {stage} took {time.perf_counter() - t0:.0f} s")
+        save_result("gpu", {"stages": results}, a.result, not a.no_save, torch_module=sys.modules.get("torch"),
+                    started=started)
     return 0
 
 

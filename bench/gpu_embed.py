@@ -8,8 +8,8 @@ to keep:
 * ``model``: the forward pass alone on a batch already on the GPU (CUDA events, median of
   ``--reps``): autocast with the mirror image in a second call (the CPU's choice), in one batch
   with the window, fp16 weights instead of autocast, ``torch.compile``, and the network without
-  its projection (one image: the path that was measured at ~21 000 windows/s before the
-  projection read the mirror image).
+  its projection (one image: the path before the projection read the mirror image; its speed
+  is the row ``autocast, no projection (one image)`` in ``bench/results/gpu_embed.json``).
 * ``host``: what a call of ``TorchEmbedder.embed`` adds around it (the uint8 batch to pinned
   memory and across; the result back).
 * ``agent``: the first call of each batch size an agent may send (a recompile would show as
@@ -19,6 +19,10 @@ to keep:
 
 It also checks that every variant gives the same embeddings as the current path (max abs
 difference of unit vectors), since a faster wrong answer is no answer.
+
+After each stage the results so far, with the host (CPU, GPU, torch) and the command, replace
+``bench/results/gpu_embed.json`` (``--result PATH`` writes there instead, ``--no-save``
+nowhere); ``--out DIR`` keeps each stage's own file as before.
 
 Usage (on the GPU machine, from the repository root; no streaming stack needed)::
 
@@ -39,6 +43,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.host import mark_start
+from bench.results import save_result
 
 DEVICE = "cuda"
 
@@ -234,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--profiles", default="default,tiny,medium,large", help="embed stage")
     ap.add_argument("--device", default="cuda", help="cpu: a dry run of the script, not a figure")
+    ap.add_argument("--result", type=Path, default=None, help="result file (default: bench/results/gpu_embed.json)")
+    ap.add_argument("--no-save", action="store_true", help="write no result file")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     import torch
+
+    started = mark_start()
+    results: dict[str, Any] = {}
 
     global DEVICE
     DEVICE = a.device
@@ -247,16 +259,18 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             if stage == "model":
-                stage_model(a.out, a.batch, a.reps, not a.no_compile)
+                results["model"] = stage_model(a.out, a.batch, a.reps, not a.no_compile)
             elif stage == "host":
-                stage_host(a.out, a.batch, a.reps)
+                results["host"] = stage_host(a.out, a.batch, a.reps)
             elif stage == "embed":
-                stage_embed(a.out, a.seconds, a.profiles.split(","))
+                results["embed"] = stage_embed(a.out, a.seconds, a.profiles.split(","))
             elif stage == "agent":
-                stage_agent(a.out)
+                results["agent"] = stage_agent(a.out)
         except Exception as exc:  # noqa: BLE001 -- report and go on: the lease is short
             log(f"stage {stage} failed: {exc!r}")
         log(f"stage {stage} took {time.perf_counter() - t0:.0f} s")
+        save_result("gpu_embed", {"device": DEVICE, "stages": results}, a.result, not a.no_save, torch_module=torch,
+                    started=started)
     return 0
 
 

@@ -13,18 +13,21 @@ variance over few directions. The default 0.8 is the slope fitted to the princip
 of the default model's BNNeck embeddings of held-out simulator windows; 0 is the isotropic
 worst case for cell-based search. A query is
 a gallery identity seen again: its vector plus independent noise of the same spectrum
-(``--noise`` 0.75 gives a cosine of about 0.8 to the true identity).
+(``--noise`` 0.75 gives a cosine of about 0.8 to the true identity). The JSON object is kept
+with the host in ``bench/results/index.json``.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
 
+from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from gaitline.errors import GaitlineError
 
 
@@ -105,6 +108,8 @@ def index(
     spectrum: float = typer.Option(0.8, min=0.0, max=3.0, help="power-law exponent of the vectors' spectrum"),
     noise: float = typer.Option(0.75, min=0.0, max=10.0, help="query noise relative to the identity vector"),
     threads: int = typer.Option(1, min=1, help="FAISS threads (the index stage searches one vector at a time)"),
+    out: Path | None = OUT_OPTION,
+    save: bool = SAVE_OPTION,
 ) -> None:
     """Benchmark gallery search: latency per query and recall@1 of the approximate index vs exact."""
     if queries > identities:
@@ -120,5 +125,6 @@ def index(
                    f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, recall@1 {r['recall_at_1']:.4f} of exact; "
                    f"exact search p50 {r['exact_p50_ms']} ms; build {r['build_s']} s")
     res = runs[0] | ({"baseline": runs[1]} if len(runs) > 1 else {})
+    save_result("index", res, out, save)
     if json_out:
         typer.echo(json.dumps(res))

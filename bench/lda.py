@@ -7,7 +7,8 @@ eigendecompositions at D = 11 520 (the committed default's features). ``fit_lda`
 the covariance (Cholesky) and takes the SVD of the [people, D] whitened class means.
 Both run here side by side, alternating, on the same synthetic features with the product's
 shape (people, sequences each, D), from the same scatter sums; the JSON gives each one's
-median seconds and how closely their directions agree. Last line: one JSON object.
+median seconds and how closely their directions agree. Last line: one JSON object, kept with
+the host in ``bench/results/lda.json``.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import typer
+
+from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 
 
 def lda_by_eigh(x: np.ndarray, labels: list[str], dims: int, shrink: float) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +60,9 @@ def lda(json_out: bool = typer.Option(False, "--json", help="last line: one JSON
         people: int = typer.Option(248, "--people", help="identities (the default's fit: 248)"),
         per: int = typer.Option(20, "--per", help="sequences per identity (the default's fit: 110)"),
         dims: int = typer.Option(48, "--dims", help="directions kept"),
-        repeats: int = typer.Option(3, "--repeats", min=1, help="runs of each solve, alternating")) -> None:
+        repeats: int = typer.Option(3, "--repeats", min=1, help="runs of each solve, alternating"),
+        out: Path | None = OUT_OPTION,
+        save: bool = SAVE_OPTION) -> None:
     """Time regularised LDA's solve: Cholesky + SVD (ours) against two eigendecompositions (before)."""
     from gait.model.projection import fit_lda
 
@@ -85,4 +91,5 @@ def lda(json_out: bool = typer.Option(False, "--json", help="last line: one JSON
         typer.echo(f"D={dim}, {people} people x {per}: Cholesky+SVD {result['cholesky_svd_s']} s, "
                    f"eigh {result['eigh_s']} s ({result['speedup']}x); directions agree to |cos| >= "
                    f"{result['min_abs_cos']}")
+    save_result("lda", result, out, save)
     typer.echo(json.dumps(result))

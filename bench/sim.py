@@ -2,7 +2,8 @@
 
 Measures, on one core: aligned silhouette frames per second of the dataset generator (target
 ≥ 1000, so a 124-subject set takes ≤ 20 min on 2 cores), and the city renderer's speed as a
-multiple of real time for 4 cameras at 768x576, 10 fps (target ≥ 1). Last line: one JSON object.
+multiple of real time for 4 cameras at 768x576, 10 fps (target ≥ 1). Last line: one JSON object,
+kept with the host in ``bench/results/sim.json``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from typing import Any
 
 import typer
 
+from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from gait.dataset import TYPES, VIEWS
 
 
 def sim(json_out: bool = typer.Option(False, "--json", help="last line: one JSON object"),
         subjects: int = typer.Option(1, "--subjects", help="subjects of the dataset sample (110 sequences each)"),
         city_seconds: float = typer.Option(10.0, "--city-seconds", help="seconds of city video to render"),
-        seed: int = typer.Option(0, "--seed")) -> None:
+        seed: int = typer.Option(0, "--seed"),
+        out: Path | None = OUT_OPTION,
+        save: bool = SAVE_OPTION) -> None:
     """Time dataset generation (frames/s per core) and city rendering (x real time)."""
     from sim.city import plan_city
     from sim.cityrender import render_city
@@ -60,4 +64,5 @@ def sim(json_out: bool = typer.Option(False, "--json", help="last line: one JSON
     if not json_out:
         for k, v in res.items():
             typer.echo(f"{k:<36} {v}")
+    save_result("sim", res, out, save)
     typer.echo(json.dumps(res))

@@ -18,8 +18,9 @@ class IndexSettings(BaseSettings):
 
     match_threshold: float | None = Field(
         None, ge=-1, le=1,
-        description="cosine similarity to accept a match; None = the model's calibrated value "
-                    "(index.matcher.MODEL_THRESHOLDS); env GAITLINE_INDEX_MATCH_THRESHOLD")
+        description="cosine similarity to accept a match; unset = the threshold calibrated into the model's "
+                    "checkpoint (gaitline eval threshold --write), else index.matcher.DEFAULT_THRESHOLD; "
+                    "env GAITLINE_INDEX_MATCH_THRESHOLD")
     update_rate: float = Field(
         0.1, gt=0, le=1, description="how fast a matched identity's vector follows; env GAITLINE_INDEX_UPDATE_RATE")
     candidates: int = Field(
@@ -35,13 +36,15 @@ class IndexSettings(BaseSettings):
         50_000, ge=0, description="gallery size from which search is approximate, 0 = always exact; "
                                   "env GAITLINE_INDEX_ANN_MIN_IDENTITIES")
     ann_kind: Literal["hnsw", "ivf"] = Field(
-        "hnsw", description="approximate index: hnsw graph or ivf cells; env GAITLINE_INDEX_ANN_KIND")
+        "hnsw", description="approximate index: hnsw graph or ivf cells (gaitline bench index compares them); "
+                             "env GAITLINE_INDEX_ANN_KIND")
     ann_nprobe: int = Field(
         48, ge=1, le=65536, description="IVF cells searched per query (recall vs speed); env GAITLINE_INDEX_ANN_NPROBE")
     ann_ef_search: int = Field(
         384, ge=1, le=65536, description="HNSW candidates explored per query (recall vs speed); "
                                         "env GAITLINE_INDEX_ANN_EF_SEARCH")
-    metrics_port: int = Field(9102, ge=0, le=65535, description="0 disables; env GAITLINE_INDEX_METRICS_PORT")
+    metrics_port: int = Field(9102, ge=0, le=65535,
+                              description="/metrics port, 0 disables; env GAITLINE_INDEX_METRICS_PORT")
 
     def ann(self) -> AnnConfig:
         """The gallery's exact/approximate switch."""

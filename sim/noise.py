@@ -74,8 +74,9 @@ def corrupt(mask: np.ndarray, noise: SegNoise, rng: np.random.Generator, body_h:
         body_h: body height in pixels (scales blur and noise cells).
         shadow: ``[h, w]`` uint8 cast-shadow mask on the same canvas, or None.
         cleanup: finish with the frames worker's own clean-up (:func:`gait.vision.segment.clean_silhouette`):
-            measured against ``vtest.avi`` it brings ragged edges from 0.053 to 0.023 (real 0.010)
-            and fragments (p90) from 5 to 1 (real 1). False gives the masks of generator version 1.
+            it brings the simulator's ragged edges and fragments close to the frames worker's masks
+            of real video (``gaitline eval noise`` measures both). False gives the masks of
+            generator version 1.
 
     Returns:
         ``[h, w]`` uint8 0/255 mask.

@@ -13,7 +13,8 @@ KAFKA_VERSION = "4.4.0"
 
 
 def default_cache_dir() -> Path:
-    """Where downloaded jars and broker state live: outside the repository."""
+    """``$XDG_CACHE_HOME/gaitline`` (else ``~/.cache/gaitline``): downloaded jars and broker state, outside the
+    repository."""
     import os
 
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gaitline"
@@ -24,15 +25,19 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GAITLINE_KAFKA_", extra="forbid")
 
-    bootstrap: str = Field("127.0.0.1:9092", description="env GAITLINE_KAFKA_BOOTSTRAP")
-    namespace: str = Field("", description="topic prefix for isolation; env GAITLINE_KAFKA_NAMESPACE")
+    bootstrap: str = Field("127.0.0.1:9092",
+                           description="brokers, host:port[,host:port...]; env GAITLINE_KAFKA_BOOTSTRAP")
+    namespace: str = Field("", description="prefix of every topic and consumer group (demos and tests isolate "
+                                           "themselves with it); env GAITLINE_KAFKA_NAMESPACE")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="env GAITLINE_KAFKA_SECURITY_PROTOCOL")
+        "PLAINTEXT", description="SSL or SASL_SSL for TLS, SASL_* for a login; env GAITLINE_KAFKA_SECURITY_PROTOCOL")
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        "SCRAM-SHA-512", description="env GAITLINE_KAFKA_SASL_MECHANISM")
-    sasl_username: str | None = Field(None, description="env GAITLINE_KAFKA_SASL_USERNAME")
-    sasl_password: SecretStr | None = Field(None, description="env GAITLINE_KAFKA_SASL_PASSWORD")
-    ssl_cafile: Path | None = Field(None, description="env GAITLINE_KAFKA_SSL_CAFILE")
+        "SCRAM-SHA-512", description="the SASL login mechanism; env GAITLINE_KAFKA_SASL_MECHANISM")
+    sasl_username: str | None = Field(None, description="SASL user; env GAITLINE_KAFKA_SASL_USERNAME")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (masked when printed); "
+                                             "env GAITLINE_KAFKA_SASL_PASSWORD")
+    ssl_cafile: Path | None = Field(None, description="CA certificate(s) that sign the brokers' TLS certificates "
+                                     "(unset: the system's); env GAITLINE_KAFKA_SSL_CAFILE")
 
     def topic(self, spec_name: str) -> str:
         """Full broker name of a base topic name under this namespace."""
@@ -56,16 +61,21 @@ class BrokerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GAITLINE_BROKER_", extra="forbid")
 
-    port: int = Field(9092, ge=1, le=65535, description="env GAITLINE_BROKER_PORT")
-    controller_port: int | None = Field(None, description="env GAITLINE_BROKER_CONTROLLER_PORT; port+1")
-    cache_dir: Path = Field(default_factory=default_cache_dir, description="env GAITLINE_BROKER_CACHE_DIR")
-    state_dir: Path | None = Field(None, description="data, pid and log; env GAITLINE_BROKER_STATE_DIR")
-    heap_mb: int = Field(512, ge=128, description="env GAITLINE_BROKER_HEAP_MB")
-    start_timeout_s: float = Field(90.0, gt=0, description="env GAITLINE_BROKER_START_TIMEOUT_S")
+    port: int = Field(9092, ge=1, le=65535, description="plaintext listener on 127.0.0.1; env GAITLINE_BROKER_PORT")
+    controller_port: int | None = Field(None, description="KRaft controller listener (unset: port + 1); "
+                                          "env GAITLINE_BROKER_CONTROLLER_PORT")
+    cache_dir: Path = Field(default_factory=default_cache_dir,
+                            description="jars fetched from Maven Central, and the brokers' state folders; "
+                                        "env GAITLINE_BROKER_CACHE_DIR")
+    state_dir: Path | None = Field(None, description="data, pid and log (unset: broker-<port> in the cache folder); "
+                                    "env GAITLINE_BROKER_STATE_DIR")
+    heap_mb: int = Field(512, ge=128, description="the broker JVM's heap; env GAITLINE_BROKER_HEAP_MB")
+    start_timeout_s: float = Field(90.0, gt=0, description="how long `gaitline kafka start` waits for the broker to "
+                                   "answer; env GAITLINE_BROKER_START_TIMEOUT_S")
     secure_port: int | None = Field(
         None, ge=1, le=65535, description="also listen with SASL_SSL (SCRAM-SHA-512 over TLS) on this port; a "
         "dev CA and server certificate are made in the state folder (tls/ca.pem is the clients' "
         "ssl_cafile); env GAITLINE_BROKER_SECURE_PORT")
     sasl_users: dict[str, SecretStr] = Field(
         default_factory=dict, description="SCRAM users of the secure listener, created when the storage is "
-        "first formatted; env GAITLINE_BROKER_SASL_USERS as JSON {\"name\": \"password\"}")
+        "first formatted, as JSON {\"name\": \"password\"}; env GAITLINE_BROKER_SASL_USERS")

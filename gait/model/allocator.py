@@ -4,12 +4,12 @@ glibc's malloc serves every block above its mmap threshold (at most 32 MB under 
 rule) with a fresh ``mmap``, which the kernel zero-fills page by page on first touch, and
 returns it with ``munmap`` on free; it also trims the top of the heap back to the kernel. The
 activations of one batch of windows are hundreds of MB, so every forward pass faulted them in
-again: on this 2-core CPU the kernel's page faulting took more CPU time than a third of the
-convolutions (``gaitline bench embed``: 12 s of system time per run). With both thresholds
-raised, large tensors come from the heap and stay there for the next batch: side by side
-(``bench/allocator_ab.sh``) the default model embeds 120 windows/s in bf16 against 68 (fp32 66
-against 39) and trains 1.27x faster, and the process's peak memory grows by a quarter (1.43 ->
-1.78 GB), since freed memory is kept for reuse rather than returned. A repeated
+again, and the kernel's page faulting showed up as system time next to the convolutions. With
+both thresholds raised, large tensors come from the heap and stay there for the next batch: the
+default model embeds and trains markedly faster on CPU, and the process's peak memory grows,
+since freed memory is kept for reuse rather than returned (``bench/allocator_ab.sh`` runs
+``gaitline bench embed`` both ways, side by side; each result in ``bench/results/embed.json``
+records its ``allocator``). A repeated
 pattern of allocations grows the heap for a few rounds (a freed block can be a little too small
 for the next aligned one) and then settles: ``tests/unit/test_allocator.py`` counts the faults.
 

@@ -143,8 +143,8 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The reduced precision worth using on ``device``, or None (stay in fp32).
 
     CUDA: fp16 (tensor cores). CPU: bf16, but only where oneDNN runs it natively (AMX or
-    AVX512-BF16: 1.6x faster training steps measured on a Sapphire Rapids core); emulated bf16
-    on older CPUs is slower than fp32.
+    AVX512-BF16, where training steps get faster); emulated bf16 on older CPUs is slower than
+    fp32.
     """
     if device.type == "cuda":
         return torch.float16

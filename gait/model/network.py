@@ -60,15 +60,15 @@ class ModelConfig:
         projection_frame_std: the projection also reads the features' standard deviation over
             the frames: how much each part moves through the gait cycle, where the max and the
             mean mostly keep its shape. No backbone work, but taken in fp32 over every frame's
-            map: the default embeds 91 windows/s on 2 CPU threads in bf16 with it, 118 without.
+            map, so it costs CPU windows/s in bf16 (``gaitline bench embed`` measures the default).
         projection_power: the projection reads those features raised to this power, sign kept
             (power normalisation; 1 = as they are, 0.5 = square roots): a few strong, bursty
             activations no longer dominate the scatter the projection is fitted on. No backbone work.
         embed_from: ``strips`` (default, OpenGait's inference output) embeds the raw strip
             features: best rank-1 and TPIR on the synthetic protocol, but all vectors sit in a
-            narrow cone (cosine ~0.99 between strangers), so a match threshold must be
+            narrow cone (strangers' cosines close to 1), so a match threshold must be
             calibrated (FPIR) rather than guessed; ``bnneck`` embeds the batch-normalised strips:
-            centred, cosine spreads over [-1, 1] (strangers ~0.1), a few rank-1 points lower;
+            centred, cosine spreads over [-1, 1] (strangers near 0), a few rank-1 points lower;
             ``lda`` embeds the raw strips through the fitted projection: centred too, and the
             directions in which one person's windows vary (clothes, bags, view) are shrunk.
     """
@@ -226,7 +226,7 @@ class Backbone(nn.Module):
 
 
 def fuse_batchnorm_(model: GaitModel) -> GaitModel:
-    """Fold every backbone BatchNorm2d into its conv, in place (inference only: ~15 % faster on CPU).
+    """Fold every backbone BatchNorm2d into its conv, in place (inference only: faster on CPU).
 
     The model must be in eval mode; the result is no longer trainable nor checkpoint-compatible.
     """
@@ -311,7 +311,7 @@ class Projection(nn.Module):
         self.register_buffer("weight", torch.zeros(cin, cout))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        # fp32 whatever the autocast: strangers' raw strips agree to ~0.99 cosine, so the mean
+        # fp32 whatever the autocast: strangers' raw strips are nearly parallel (cosine close to 1), so the mean
         # removed here is most of each vector and bf16 would keep little of what is left
         with torch.autocast(features.device.type, enabled=False):
             x = features.float() - self.mean  # [n, D]
@@ -338,7 +338,7 @@ class GaitModel(nn.Module):
     """Silhouette windows ``[n, s, 64, 44]`` (or ``[n, s, 1, 64, 44]``) -> :class:`GaitOutput`."""
 
     #: the mirror image through the backbone in one batch with the window, or in a second call
-    #: (15 % faster on 2 CPU threads); the numbers are the same either way
+    #: (faster on CPU threads); the numbers are the same either way
     mirror_batched: bool = False
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -362,7 +362,7 @@ class GaitModel(nn.Module):
             pooled = torch.cat([pooled, fmap.mean(dim=1)])  # [2n, c, h', w']
         if frame_std:
             # fp32 (bf16 loses the small spreads); the population's std: 0 for one frame, not NaN.
-            # Written as two passes: aten's std over a middle dimension is 2.4x slower on CPU
+            # Written as two passes: aten's std over a middle dimension is much slower on CPU
             f = fmap.float()
             spread = (f - f.mean(dim=1, keepdim=True)).square_().mean(dim=1).sqrt_().to(pooled.dtype)  # [n, c, h', w']
             pooled = torch.cat([pooled, spread])  # [kn, c, h', w']

@@ -17,7 +17,8 @@ from their other side, which the network may encode differently; the fit combine
 With ``projection_frame_mean`` it reads each of those pooled over the frames by their mean as
 well as by the network's max, and with ``projection_frame_std`` by their standard deviation:
 how much each part of the body moves through the gait cycle, where max and mean mostly keep
-its shape (measured in ``gait/checkpoints/README.md``).
+its shape (each reading was kept for what it added to ``gaitline eval gait`` on held-out simulated
+people).
 
 Shrinkage (``shrink``) adds ``shrink * trace(Sw) / D`` to the within-person covariance's
 diagonal: with a few hundred people the raw covariance's small eigenvalues are noise, and
@@ -108,7 +109,8 @@ def fit_lda(features: np.ndarray, labels: Sequence[str], dims: int, shrink: floa
     largest = float(sw.diagonal().max())
     # whiten by the Cholesky factor (Sw = L L^T, whitening L^-T) rather than by Sw's eigenvectors:
     # LDA's directions, the generalised eigenvectors of (Sb, Sw), do not depend on which whitening,
-    # and with the SVD below the solve is 23x faster at D = 11 520 (`gaitline bench lda`). sw.T is the
+    # and with the SVD below the solve is much faster at D = 11 520 (`gaitline bench lda`,
+    # bench/results/lda.json). sw.T is the
     # Fortran-ordered view of the same symmetric matrix, factored in place (no second 1 GB copy).
     try:
         chol = cholesky(sw.T, lower=True, overwrite_a=True, check_finite=False)  # [D, D]

@@ -27,13 +27,13 @@ log = logging.getLogger(__name__)
 class TorchEmbedder:
     """An :class:`~gait.model.registry.Embedder` around a :class:`~gait.model.network.GaitModel`.
 
-    On CPU the BatchNorms are folded into the convs and tensors are channels-last (about
-    2.5x faster). ``precision="auto"`` runs under autocast where the device has a native reduced
-    precision (:func:`gait.model.checkpoint.autocast_dtype`: fp16 on CUDA, bf16 on CPUs with AMX or
-    AVX512-BF16); ``"fp32"`` never does (bit-for-bit the training-time numbers). On CUDA,
-    ``"auto"`` casts the weights to fp16 instead (the projection stays fp32), the mirror image
-    goes through the backbone in one batch with the window, and ``compile`` (default: on CUDA
-    only) runs the model through ``torch.compile``.
+    On CPU the BatchNorms are folded into the convs and tensors are channels-last (faster;
+    ``gaitline bench embed`` measures this path). ``precision="auto"`` runs under autocast where
+    the device has a native reduced precision (:func:`gait.model.checkpoint.autocast_dtype`: fp16
+    on CUDA, bf16 on CPUs with AMX or AVX512-BF16); ``"fp32"`` never does (bit-for-bit the
+    training-time numbers). On CUDA, ``"auto"`` casts the weights to fp16 instead (the projection
+    stays fp32), the mirror image goes through the backbone in one batch with the window, and
+    ``compile`` (default: on CUDA only) runs the model through ``torch.compile``.
     """
 
     def __init__(self, ckpt: Checkpoint, name: str, max_batch: int | None = None,
@@ -70,20 +70,21 @@ class TorchEmbedder:
                     model.projection.float()
                 self._input_dtype, self.autocast = torch.float16, None
         # torch.compile fuses the backbone's bias, ReLU and residual adds and the strip pooling into
-        # few kernels: 2.2x the windows/s of the eager model on an H200 (bench/gpu_embed.py), 1.37x
-        # on 2 CPU threads. It compiles on the first batch (~15 s H200, ~30 s 2 CPUs) with the batch
-        # size left symbolic, so the agents' varying micro-batches do not recompile (a second frame
-        # count, as whole sequences in eval bring, makes that symbolic too, once); on CPU it is
-        # off unless asked for, since one-shot commands would pay the compilation for little
+        # few kernels: more windows/s than the eager model, on a GPU (side by side in
+        # bench/results/gpu_embed.json) and on CPU threads (gaitline bench embed --compile). It
+        # compiles on the first batch (tens of seconds) with the batch size left symbolic, so the
+        # agents' varying micro-batches do not recompile (a second frame count, as whole sequences
+        # in eval bring, makes that symbolic too, once); on CPU it is off unless asked for, since
+        # one-shot commands would pay the compilation for little
         self.compiled = self._cuda if compile is None else compile
         self._forward = self._compile() if self.compiled else self._eager
 
     def bucket(self, b: int) -> int:
         """The batch size a CUDA batch of ``b`` windows is padded to: the next power of two (at
         least 2, at most ``max_batch``). cuDNN picks its kernels anew for every input shape it
-        has not seen (0.3-1.7 s each on an H200), and an agent's micro-batches come in every
-        size up to ``max_batch``: a handful of shapes pays that once, at a cost of at most twice
-        the work on a batch that is small anyway."""
+        has not seen (up to seconds each: bench/results/gpu_embed.json), and an agent's
+        micro-batches come in every size up to ``max_batch``: a handful of shapes pays that once,
+        at a cost of at most twice the work on a batch that is small anyway."""
         return max(b, min(max(2, 1 << (b - 1).bit_length()), self.max_batch))
 
     def warm_up(self, frames: int = 30) -> float:

@@ -17,8 +17,8 @@ from streams.schemas import GaitParams
 MIN_SPM = 70.0
 MAX_SPM = 160.0
 # The step + stride lines must hold this share of the power from the slowest stride rate up to
-# count as periodic (0.3: on a simulated city at 10 fps, 55 % of windows measured, 77 % of those
-# within 10 % of the truth; 0.4 measures 30 % at 86 %).
+# count as periodic. A higher share measures fewer windows, a little more accurately; 0.3 keeps
+# coverage (`gaitline eval params` reports both against a simulated city's truth).
 MIN_PEAK_SHARE = 0.3
 MAX_SPEED_MPS = 4.0
 # A walking step is 0.2-1.2 m (long-legged adults at a brisk 2 m/s reach ~0.95 m); a length

@@ -120,7 +120,7 @@ class Segmenter:
         self.sw = max(8, int(round(self.w * config.scale)))
         self.sh = max(8, int(round(self.h * config.scale)))
         self.fx = self.w / self.sw
-        # INTER_AREA is fast only for integer factors (0.5, 0.25); elsewhere it costs 5x linear.
+        # INTER_AREA is fast only for integer factors (0.5, 0.25); elsewhere it costs several times linear.
         inv = 1.0 / config.scale
         self._interp = cv2.INTER_AREA if abs(inv - round(inv)) < 1e-6 else cv2.INTER_LINEAR
         self.fy = self.h / self.sh
@@ -131,7 +131,7 @@ class Segmenter:
         else:
             mog = cv2.createBackgroundSubtractorMOG2(
                 history=config.history, varThreshold=config.var_threshold, detectShadows=True)
-            mog.setNMixtures(3)  # a fixed street scene needs few modes; 5 costs ~10 % more
+            mog.setNMixtures(3)  # a fixed street scene needs few modes; OpenCV's default 5 cost time
             self.bg = mog
         k = max(1, int(round(3 * config.scale / 0.5)))
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
@@ -358,7 +358,7 @@ def clean_silhouette(m: np.ndarray) -> np.ndarray:
     m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, _K5)
     # A 5x5 majority vote smooths ragged edges (pixel noise against the background) into an
     # outline, which is what a silhouette should be and also what codes compactly. (A box
-    # filter and a threshold: medianBlur does the same ~10x slower on these small crops.)
+    # filter and a threshold: medianBlur does the same, much slower on these small crops.)
     m = (cv2.blur(m * 255, (5, 5)) > 127).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
     if n <= 2:

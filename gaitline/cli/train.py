@@ -117,12 +117,12 @@ def fit_lda(
     frame_mean: bool = typer.Option(True, help="also read the features pooled by the frames' mean next to "
                                     "their max (twice the numbers, no backbone work)"),
     frame_std: bool = typer.Option(True, help="also read the features' standard deviation over the frames: "
-                                   "how much each part moves (no backbone work, but about a quarter "
-                                   "fewer windows/s on CPU in bf16: it is taken in fp32)"),
+                                   "how much each part moves (no backbone work, but fewer windows/s on "
+                                   "CPU in bf16: it is taken in fp32; see gaitline bench embed)"),
     power: float = typer.Option(0.5, min=0.0, max=1.0, help="read the features raised to this power, sign kept "
                                 "(0.5 = square roots; 1 = as they are): bursty activations weigh less"),
     frames: int | None = typer.Option(None, min=1, help="embed the first N frames of each sequence, not all of "
-                                      "it (30 = the pipeline's window; about half the time of whole sequences)"),
+                                      "it (30 = the pipeline's window; quicker than whole sequences)"),
     val_dataset: Path | None = typer.Option(None, help="score rank-1 on this set before and after"),
     val_subjects: int = typer.Option(50, help="identities of --val-dataset scored"),
     threads: int | None = typer.Option(None, help="CPU threads for torch (default: torch's choice)"),

@@ -11,8 +11,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
+from streams.clients import TopicTail
 from streams.schemas import TrackletWindow
 from streams.settings import KafkaSettings
 from streams.topics import TRACKLETS
@@ -41,10 +41,11 @@ def test_sim_camera_windows_are_consistent_per_track(kafka: KafkaSettings, tmp_p
     stats = json.loads(proc.stdout.strip().splitlines()[-1])
     assert stats["frames"] == 400 and stats["windows"] > 0
 
-    consumer = KafkaConsumer(TRACKLETS.full_name(kafka.namespace), auto_offset_reset="earliest",
-                             consumer_timeout_ms=3000, enable_auto_commit=False, **kafka.kafka_python_kwargs())
-    windows = [TrackletWindow.from_bytes(m.value) for m in consumer]
-    consumer.close()
+    tail = TopicTail(kafka, TRACKLETS.full_name(kafka.namespace), "test-frames-sim")
+    try:
+        windows = [TrackletWindow.from_bytes(m.value) for m in tail.to_end()]
+    finally:
+        tail.close()
     assert len(windows) == stats["windows"]
     assert all(w.silhouettes.shape[1:] == (64, 44) and w.ground_plane for w in windows)
 

@@ -72,8 +72,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     # pip and setuptools come through that path too; run by the new interpreter, pip installs into
     # the new environment and writes its console script for it
+    # --ignore-installed: the development environment's own gaitline is visible through that path, and
+    # pip would otherwise uninstall it before installing this one
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--no-build-isolation", str(ctx)], check=True, cwd=tmp)
+                    "--ignore-installed", "--no-build-isolation", str(ctx)], check=True, cwd=tmp)
     return venv
 
 
@@ -110,6 +112,11 @@ def test_every_subcommand_answers_help_from_a_non_editable_install(installed: Pa
     proc = subprocess.run([str(installed / "bin" / "python"), "-c", _HELP_ALL, json.dumps(paths)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_development_install_is_left_alone(installed: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "pip", "show", "gaitline"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and str(ROOT) in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_package_data_is_installed(installed: Path, tmp_path: Path) -> None:

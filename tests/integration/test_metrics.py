@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 
+from streams.clients import send_records
 from streams.settings import KafkaSettings
 from streams.topics import TRACKLETS
 from workers.demo import StageProcs, wait_drained
@@ -65,13 +65,8 @@ def test_prometheus_scrapes_stage_metrics(kafka: KafkaSettings, sqlite_url: str,
                              f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        producer = KafkaProducer(**kafka.kafka_python_kwargs())
-        for s in (0, 15, 30):
-            w = _window(0, 1, s)
-            producer.send(TRACKLETS.full_name(kafka.namespace), key=b"cam0/1", value=w.to_bytes())
-        producer.send(TRACKLETS.full_name(kafka.namespace), key=b"x", value=b"broken")
-        producer.flush()
-        producer.close()
+        send_records(kafka, TRACKLETS.full_name(kafka.namespace),
+                     [(b"cam0/1", _window(0, 1, s).to_bytes()) for s in (0, 15, 30)] + [(b"x", b"broken")])
         wait_drained(kafka, procs, timeout_s=120)
 
         text = _wait_http(f"http://127.0.0.1:{ports['embed']}/metrics")

@@ -12,7 +12,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from api.auth import TokenBook, issue_token
@@ -21,8 +20,9 @@ from api.probe import ProbeSettings, kafka_gallery
 from api.server import Api, make_server
 from gait.model.registry import get_embedder
 from store.db import Store
-from streams.schemas import GaitParams, GalleryEntry, Sighting
+from streams.clients import send_records
 from streams.topics import GALLERY
+from tests.factories import gallery_entry, sighting
 from workers.analyze import collect_windows, network_for, probe_video
 
 pytestmark = pytest.mark.integration
@@ -60,21 +60,17 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
     longest = sorted(by_track, key=lambda t: -len(by_track[t]))[:3]
     assert len(longest) == 3 and len(by_track[longest[0]]) >= 3
     emb = get_embedder("default", embed_from="auto")  # what the agents send: the fitted projection
-    producer = KafkaProducer(**kafka.kafka_python_kwargs())
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    entries = []
     for tid in longest:
         v = emb.embed(np.stack([w.silhouettes for w in by_track[tid]])).mean(axis=0)
-        entry = GalleryEntry(identity_id=f"p-track{tid}", op="enrol", model=emb.name, model_version=emb.version,
-                             n_sightings=len(by_track[tid]), created_at=time.time(), updated_at=time.time(),
-                             dim=emb.dim, vector=(v / np.linalg.norm(v)).astype(np.float32),
-                             last_camera_id="vtest", last_seen=time.time())
-        producer.send(GALLERY.full_name(kafka.namespace), key=entry.identity_id.encode(), value=entry.to_bytes())
-        store.add_sightings([Sighting(sighting_id=f"w{tid}", identity_id=f"p-track{tid}", camera_id="vtest",
-                                      track_id=tid, region="demo", t_start=1.0, t_end=4.0, x=0.0, y=0.0,
-                                      ground_plane=False, score=1.0, enrolled=True, model=emb.name,
-                                      gait=GaitParams())])
-    producer.flush()
-    producer.close()
+        now = time.time()
+        entries.append(gallery_entry(v, identity_id=f"p-track{tid}", model=emb.name, model_version=emb.version,
+                                     n_sightings=len(by_track[tid]), created_at=now, last_camera_id="vtest",
+                                     last_seen=now))
+        store.add_sightings([sighting(sighting_id=f"w{tid}", identity_id=f"p-track{tid}", camera_id="vtest",
+                                      track_id=tid, region="demo", t_start=1.0, ground_plane=False, model=emb.name)])
+    send_records(kafka, GALLERY.full_name(kafka.namespace), [(e.identity_id.encode(), e.to_bytes()) for e in entries])
 
     book = tmp_path / "tokens.json"
     operator = issue_token(book, "op", "operator")
@@ -113,15 +109,10 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
 
         # the API follows gallery.v1: a forget (tombstone) and a newcomer count at the next search
         gone = f"p-track{longest[2]}"
-        producer = KafkaProducer(**kafka.kafka_python_kwargs())
-        topic = GALLERY.full_name(kafka.namespace)
-        producer.send(topic, key=gone.encode(), value=None)
-        newcomer = GalleryEntry(identity_id="p-newcomer", op="enrol", model=emb.name, model_version=emb.version,
-                                n_sightings=1, created_at=time.time(), updated_at=time.time(), dim=emb.dim,
-                                vector=np.eye(emb.dim, dtype=np.float32)[0])
-        producer.send(topic, key=b"p-newcomer", value=newcomer.to_bytes())
-        producer.flush()
-        producer.close()
+        newcomer = gallery_entry(np.eye(emb.dim)[0], identity_id="p-newcomer", model=emb.name,
+                                 model_version=emb.version, created_at=time.time())
+        send_records(kafka, GALLERY.full_name(kafka.namespace),
+                     [(gone.encode(), None), (b"p-newcomer", newcomer.to_bytes())])
         code, res = _post(f"{base}?reason=incident%2020", clip.read_bytes(), operator)
         assert code == 200 and res["gallery_size"] == 3, res
         found = {t["track"]: t for t in res["tracks"]}

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kafka import KafkaProducer
 from pydantic import SecretStr
 
 from store.db import Store
 from streams.admin import ensure_topics
 from streams.broker import LocalBroker
+from streams.clients import send_records
 from streams.exceptions import BrokerError
 from streams.settings import BrokerSettings, KafkaSettings
 from streams.topics import TRACKLETS
@@ -61,12 +61,9 @@ def test_pipeline_runs_over_sasl_ssl(secure_broker: LocalBroker, tmp_path: Path)
     for stage in ("embed", "index", "track"):
         procs.start(stage, env)
     try:
-        producer = KafkaProducer(**kafka.kafka_python_kwargs())
         windows = [_window(p, 1, s) for p in range(2) for s in (0, 30)]
-        for w in windows:
-            producer.send(TRACKLETS.full_name(kafka.namespace), key=f"{w.camera_id}/1".encode(), value=w.to_bytes())
-        producer.flush()
-        producer.close()
+        send_records(kafka, TRACKLETS.full_name(kafka.namespace),
+                     [(f"{w.camera_id}/1".encode(), w.to_bytes()) for w in windows])
         store = Store(store_url)
         deadline = time.monotonic() + 120
         while store.count() < len(windows) and time.monotonic() < deadline:

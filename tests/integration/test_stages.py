@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
 
 from store.db import Store
 from streams.admin import message_count
+from streams.clients import Received, TopicTail, send_records
 from streams.schemas import DeadLetter, Embedding, Sighting, TrackletWindow
 from streams.settings import KafkaSettings
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
+from tests.factories import tracklet_window
 from workers.demo import StageProcs, wait_drained
 
 pytestmark = pytest.mark.integration
@@ -37,11 +38,10 @@ def _walker(seed: int, n: int = 30) -> np.ndarray:
 
 def _window(person: int, track: int, start: int) -> TrackletWindow:
     n = 30
-    return TrackletWindow(
-        window_id=f"cam{person}/{track}/{start}", camera_id=f"cam{person}", track_id=track, region="r1",
-        frame_start=start, frame_end=start + n - 1, timestamps=[1000.0 + start + i / 10 for i in range(n)],
-        foot_points=[(0.1 * i, 1.0) for i in range(n)], ground_plane=True, boxes=[(10, 20, 30, 90)] * n,
-        quality=1.0, truth_id=f"person{person}", silhouettes=_walker(person + start % 2, n))
+    return tracklet_window(n, t0=1000.0 + start, camera_id=f"cam{person}", track_id=track, region="r1",
+                           frame_start=start, foot_points=[(0.1 * i, 1.0) for i in range(n)],
+                           boxes=[(10, 20, 30, 90)] * n, quality=1.0, truth_id=f"person{person}",
+                           silhouettes=_walker(person + start % 2, n))
 
 
 def _stage_env(kafka: KafkaSettings, sqlite_url: str, index_metrics_port: int = 0) -> dict[str, str]:
@@ -60,28 +60,30 @@ def stages(kafka: KafkaSettings, sqlite_url: str, tmp_path: Path):
     procs.stop()
 
 
-def _read_all(kafka: KafkaSettings, topic: str, expected: int, timeout_s: float = 30) -> list:
-    consumer = KafkaConsumer(topic, auto_offset_reset="earliest", consumer_timeout_ms=2000,
-                             **kafka.kafka_python_kwargs())
-    out: list = []
+def _read_all(kafka: KafkaSettings, topic: str, expected: int, timeout_s: float = 30) -> list[Received]:
+    """``topic`` from the beginning, read until it holds ``expected`` records or ``timeout_s`` passes."""
+    tail = TopicTail(kafka, topic, "test-read-all")
+    out: list[Received] = []
     deadline = time.monotonic() + timeout_s
-    while len(out) < expected and time.monotonic() < deadline:
-        out.extend(consumer)
-    consumer.close()
+    try:
+        while len(out) < expected and time.monotonic() < deadline:
+            out.extend(tail.to_end())
+            if len(out) < expected:
+                time.sleep(0.5)
+    finally:
+        tail.close()
     return out
 
 
 def test_windows_flow_to_sightings_and_bad_records_to_deadletter(kafka, stages, sqlite_url):
-    producer = KafkaProducer(**kafka.kafka_python_kwargs())
     tracklets = TRACKLETS.full_name(kafka.namespace)
     windows = [_window(p, 1, s) for p in (0, 1) for s in (0, 15, 30)]
+    records: list[tuple[bytes | None, bytes | None]] = []
     for i, w in enumerate(windows):
-        producer.send(tracklets, key=f"{w.camera_id}/{w.track_id}".encode(), value=w.to_bytes())
+        records.append((f"{w.camera_id}/{w.track_id}".encode(), w.to_bytes()))
         if i == 2:  # a broken body in the middle of good records
-            producer.send(tracklets, key=b"cam9/9", value=b"GL\x01\x00\x00\x00\x09{not json")
-            producer.send(tracklets, key=b"cam9/8", value=b"\x00garbage")
-    producer.flush()
-    producer.close()
+            records += [(b"cam9/9", b"GL\x01\x00\x00\x00\x09{not json"), (b"cam9/8", b"\x00garbage")]
+    send_records(kafka, tracklets, records)
 
     wait_drained(kafka, stages, timeout_s=120)
 
@@ -137,11 +139,9 @@ def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sql
     for stage in ("embed", "index", "track"):
         procs.start(stage, env)
     try:
-        producer = KafkaProducer(**kafka.kafka_python_kwargs())
         tracklets = TRACKLETS.full_name(kafka.namespace)
-        for w in [_window(p, 1, 0) for p in (0, 1)]:
-            producer.send(tracklets, key=f"{w.camera_id}/{w.track_id}".encode(), value=w.to_bytes())
-        producer.flush()
+        send_records(kafka, tracklets, [(f"{w.camera_id}/{w.track_id}".encode(), w.to_bytes())
+                                        for w in [_window(p, 1, 0) for p in (0, 1)]])
         wait_drained(kafka, procs, timeout_s=120)
         store = Store(sqlite_url)
         gone = next(r.identity_id for r in store.all_sightings() if r.camera_id == "cam0")
@@ -161,9 +161,7 @@ def test_forget_removes_a_person_from_gallery_store_and_running_index(kafka, sql
             time.sleep(0.5)
         # the same walker on the same track again: a new profile, never the forgotten identity
         w = _window(0, 1, 30)
-        producer.send(tracklets, key=b"cam0/1", value=w.to_bytes())
-        producer.flush()
-        producer.close()
+        send_records(kafka, tracklets, [(b"cam0/1", w.to_bytes())])
         wait_drained(kafka, procs, timeout_s=120)
         later = [Sighting.from_bytes(m.value) for m in _read_all(kafka, SIGHTINGS.full_name(kafka.namespace), 3)]
         last = next(s for s in later if s.sighting_id == w.window_id)
@@ -176,18 +174,15 @@ def test_new_topics_have_leaders_when_ensure_topics_returns(kafka_broker, caplog
     import logging
     import uuid
 
-    from streams.admin import ensure_topics
+    from streams.admin import end_offsets, ensure_topics
+    from streams.clients import Producer
 
     fresh = KafkaSettings(bootstrap=kafka_broker.bootstrap, namespace=f"t{uuid.uuid4().hex[:10]}")
     with caplog.at_level(logging.WARNING, logger="kafka"):
         names = ensure_topics(fresh, partitions=3)
-        consumer = KafkaConsumer(**fresh.kafka_python_kwargs())
-        try:
-            for name in names:
-                assert consumer.partitions_for_topic(name) == {0, 1, 2}, name
-        finally:
-            consumer.close()
-        producer = KafkaProducer(**fresh.kafka_python_kwargs())
-        producer.send(names[0], b"x").get(timeout=10)
+        for name in names:  # a fresh client's metadata already has every partition
+            assert set(end_offsets(fresh, name)) == {0, 1, 2}, name
+        producer = Producer(fresh, "test-first-write")
+        producer.send_and_wait(names[0], None, b"x", timeout_s=10)
         producer.close()
     assert not [r for r in caplog.records if "not found in cluster metadata" in r.getMessage()]

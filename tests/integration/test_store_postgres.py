@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from store.db import Store
 from streams.schemas import GaitParams, Sighting
+from tests.factories import sighting
 
 from .conftest import _USED
 
@@ -34,9 +35,9 @@ def pg_store():
 
 
 def _s(i: int, ident: str, t: float) -> Sighting:
-    return Sighting(sighting_id=f"cam/{i}/{uuid.uuid4().hex[:6]}", identity_id=ident, camera_id=f"cam{i % 2}",
-                    track_id=i, region="r", t_start=t, t_end=t + 3, x=1.0, y=2.0, ground_plane=True, score=0.95,
-                    enrolled=i == 0, model="m", gait=GaitParams(cadence_spm=105.0, speed_mps=1.3))
+    return sighting(sighting_id=f"cam/{i}/{uuid.uuid4().hex[:6]}", identity_id=ident, camera_id=f"cam{i % 2}",
+                    track_id=i, t_start=t, x=1.0, y=2.0, score=0.95, enrolled=i == 0,
+                    gait=GaitParams(cadence_spm=105.0, speed_mps=1.3))
 
 
 def test_postgres_store_is_idempotent_and_answers_where(pg_store: Store):

@@ -19,7 +19,8 @@ from api.auth import TokenBook, issue_token
 from api.metrics import ApiMetrics
 from api.server import Api, make_server
 from store.db import Store
-from streams.schemas import GaitParams, Sighting
+from streams.schemas import GaitParams
+from tests.factories import sighting
 
 from .conftest import _USED
 
@@ -44,13 +45,12 @@ def _chromium() -> str:
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[tuple[str, str, Store]]:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    rows = [Sighting(sighting_id=f"w{i}", identity_id="p-walker", camera_id=cam, track_id=i, region="r",
-                     t_start=T0 + t, t_end=T0 + t + 3, x=x, y=10.0 + i, ground_plane=True, score=0.9,
-                     enrolled=i == 0, model="default", gait=GaitParams(cadence_spm=112.0 + i, speed_mps=1.4))
+    rows = [sighting(sighting_id=f"w{i}", identity_id="p-walker", camera_id=cam, track_id=i, t_start=T0 + t, x=x,
+                     y=10.0 + i, score=0.9, enrolled=i == 0, model="default",
+                     gait=GaitParams(cadence_spm=112.0 + i, speed_mps=1.4))
             for i, (cam, t, x) in enumerate(WALK)]
-    rows.append(Sighting(sighting_id="b1", identity_id="p-bystander", camera_id="cam2", track_id=9, region="r",
-                         t_start=T0 + 41, t_end=T0 + 44, x=1.0, y=1.0, ground_plane=True, score=1.0, enrolled=True,
-                         model="default", gait=GaitParams()))
+    rows.append(sighting(sighting_id="b1", identity_id="p-bystander", camera_id="cam2", track_id=9, t_start=T0 + 41,
+                         x=1.0, y=1.0, model="default"))
     store.add_sightings(rows)
     book = tmp_path / "tokens.json"
     token = issue_token(book, "operator-on-shift", "operator")

@@ -19,23 +19,23 @@ from api.metrics import ApiMetrics
 from api.server import Api, make_server
 from store.db import Store
 from streams.schemas import GaitParams, Sighting
+from tests.factories import sighting
 
 T0 = 1_700_000_000.0
 
 
-def sighting(sid: str, ident: str, cam: str, t: float, x: float, cadence: float | None = None) -> Sighting:
-    return Sighting(sighting_id=sid, identity_id=ident, camera_id=cam, track_id=1, region="r", t_start=t,
-                    t_end=t + 3, x=x, y=2.0, ground_plane=True, score=0.9, enrolled=False, model="default",
-                    gait=GaitParams(cadence_spm=cadence, speed_mps=1.3))
+def _seen(sid: str, ident: str, cam: str, t: float, x: float, cadence: float | None = None) -> Sighting:
+    return sighting(sighting_id=sid, identity_id=ident, camera_id=cam, t_start=t, x=x, y=2.0, score=0.9,
+                    enrolled=False, model="default", gait=GaitParams(cadence_spm=cadence, speed_mps=1.3))
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], Store, CollectorRegistry]]:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.add_sightings([sighting("w1", "p-a", "cam1", T0, 0.0, 110.0),
-                         sighting("w2", "p-a", "cam1", T0 + 2, 3.0),
-                         sighting("w3", "p-a", "cam2", T0 + 60, 80.0, 114.0),
-                         sighting("w4", "p-b", "cam2", T0 + 70, 5.0)])
+    store.add_sightings([_seen("w1", "p-a", "cam1", T0, 0.0, 110.0),
+                         _seen("w2", "p-a", "cam1", T0 + 2, 3.0),
+                         _seen("w3", "p-a", "cam2", T0 + 60, 80.0, 114.0),
+                         _seen("w4", "p-b", "cam2", T0 + 70, 5.0)])
     book = tmp_path / "tokens.json"
     tokens = {role: issue_token(book, f"{role}-user", role) for role in ("operator", "auditor", "admin")}
     registry = CollectorRegistry()

@@ -1,10 +1,13 @@
 """`gaitline bench api` at a small scale: it fills the store it says and times real requests."""
 
+import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from bench.api import measure
+from gaitline.cli.bench import app
 from gaitline.errors import GaitlineError
 from store.db import Store
 
@@ -18,3 +21,14 @@ def test_api_bench_times_each_query_kind(tmp_path: Path) -> None:
     assert {e.action for e in Store(url).audit_log()} == {"api.where", "api.camera", "api.identities"}
     with pytest.raises(GaitlineError, match="empty store"):  # a real store is never filled with fakes
         measure(url, sightings=100, identities=10, cameras=2, queries=10)
+
+
+def test_api_bench_command_saves_its_result_with_the_host(tmp_path: Path) -> None:
+    dest = tmp_path / "api.json"
+    res = CliRunner().invoke(app, ["api", "--json", "--sightings", "500", "--identities", "50", "--cameras", "3",
+                                   "--queries", "10", "--out", str(dest)])
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.output.strip().splitlines()[-1])
+    saved = json.loads(dest.read_text())
+    assert saved["bench"] == "api" and saved["result"] == printed and printed["sightings"] == 500
+    assert {"cpu_model", "cpu_flags", "usable_cores"} <= set(saved["host"])

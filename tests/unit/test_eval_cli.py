@@ -154,17 +154,12 @@ def test_eval_params_scores_measured_gait_against_the_city_truth(tmp_path: Path)
 
 
 def test_params_score_counts_misses_and_errors() -> None:
-    import numpy as np
-
     from gait.evaluation.parameter_errors import score
     from streams.schemas import GaitParams, TrackletWindow
+    from tests.factories import tracklet_window
 
     def win(i: int, who: str | None, cad: float | None, speed: float) -> TrackletWindow:
-        return TrackletWindow(window_id=f"c/{i}/0", camera_id="c", track_id=i, region="r", frame_start=0,
-                              frame_end=0, timestamps=[0.0], foot_points=[(0.0, 0.0)], ground_plane=True,
-                              boxes=[(0, 0, 1, 1)], quality=1.0, truth_id=who,
-                              gait=GaitParams(cadence_spm=cad, speed_mps=speed),
-                              silhouettes=np.zeros((1, 64, 44), np.uint8))
+        return tracklet_window(1, track_id=i, truth_id=who, gait=GaitParams(cadence_spm=cad, speed_mps=speed))
 
     people = {"p1": {"cadence_spm": 100.0, "speed_mps": 1.0, "step_length_m": 0.6, "stride_length_m": 1.2},
               "p2": {"cadence_spm": 120.0, "speed_mps": 1.5, "step_length_m": 0.75, "stride_length_m": 1.5}}

@@ -10,13 +10,12 @@ from kafka import TopicPartition
 from index.replay import GalleryFollower, GalleryLog
 from streams.schemas import GalleryEntry
 from streams.settings import KafkaSettings
+from tests.factories import gallery_entry
 
 
-def _entry(ident: str, seed: int, model: str = "m", version: str = "1", camera: str | None = "c1") -> bytes:
-    v = np.random.default_rng(seed).normal(size=8).astype(np.float32)
-    return GalleryEntry(identity_id=ident, op="enrol", model=model, model_version=version, dim=8, n_sightings=1,
-                        created_at=1.0, updated_at=1.0, vector=v / np.linalg.norm(v), last_camera_id=camera,
-                        last_seen=5.0 if camera else None).to_bytes()
+def _entry(ident: str, seed: int, version: str = "1", camera: str | None = "c1") -> bytes:
+    return gallery_entry(seed=seed, identity_id=ident, model_version=version, last_camera_id=camera,
+                         last_seen=5.0 if camera else None).to_bytes()
 
 
 def test_latest_record_wins_tombstones_remove_and_strangers_are_skipped() -> None:

@@ -1,34 +1,29 @@
-"""Forget, retention and the audit log: store, index and command line, without Kafka."""
+"""Forget, retention and the audit log: store, index and command line (in process), without Kafka."""
 
 import json
-import subprocess
-import sys
 
-import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from index.matcher import IdentityMatcher
 from index.settings import IndexSettings
 from store.db import Store
 from store.exceptions import StoreError
 from streams.agents import Record
-from streams.schemas import Embedding, GaitParams, Sighting
+from streams.schemas import Sighting
 from streams.topics import GALLERY, SIGHTINGS
+from tests.factories import embedding, sighting
 from workers.track.agent import SightingWriter
 
 DAY = 86400.0
 
 
 def _sighting(sid: str, ident: str, t: float) -> Sighting:
-    return Sighting(sighting_id=sid, identity_id=ident, camera_id="c", track_id=1, region="r", t_start=t,
-                    t_end=t + 3, x=0, y=0, ground_plane=True, score=1, enrolled=True, model="m", gait=GaitParams())
+    return sighting(sighting_id=sid, identity_id=ident, t_start=t)
 
 
 def _emb(window_id: str, track: int, vec: list[float], t: float) -> bytes:
-    v = np.asarray(vec, np.float32)
-    return Embedding(window_id=window_id, camera_id="c", track_id=track, region="r", t_start=t, t_end=t + 3,
-                     foot_point=(0.0, 0.0), ground_plane=True, quality=1.0, gait=GaitParams(), model="m",
-                     model_version="1", dim=len(v), vector=v / np.linalg.norm(v)).to_bytes()
+    return embedding(vec, window_id=window_id, track_id=track, t_start=t).to_bytes()
 
 
 def test_forgotten_identity_is_deleted_and_its_late_sightings_refused(tmp_path):
@@ -85,22 +80,12 @@ def test_index_forgets_on_tombstone_and_expires_stale_identities():
     assert [o.topic for o in out if o.value is not None] == [SIGHTINGS, GALLERY]
 
 
-def _gaitline(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gaitline", *args], capture_output=True, text=True, timeout=120,
-                          env=env)
+def _gaitline(*args: str):
+    """The ``gaitline`` command line in this process (the one-line errors of a real process:
+    tests/integration/test_cli_errors.py and test_privacy_cli.py)."""
+    from gaitline.cli.main import app
 
-
-def test_forget_without_kafka_deletes_nothing_and_says_so_in_one_line(tmp_path):
-    import os
-
-    url = f"sqlite:///{tmp_path / 's.db'}"
-    Store(url).add_sightings([_sighting("w1", "p-1", 1_000.0)])
-    env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
-    res = _gaitline("forget", "--identity", "p-1", "--reason", "erasure 12", "--store", url, env=env)
-    assert res.returncode == 2
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "nothing was forgotten" in lines[0]
-    assert Store(url).count() == 1 and not Store(url).is_forgotten("p-1")
+    return CliRunner().invoke(app, list(args))
 
 
 def test_forget_expire_and_audit_commands(tmp_path):
@@ -109,11 +94,11 @@ def test_forget_expire_and_audit_commands(tmp_path):
     st.add_sightings([_sighting("w1", "p-1", 1_000.0), _sighting("w2", "p-2", 2_000_000_000.0)])
     res = _gaitline("forget", "--identity", "p-1", "--reason", "erasure 12", "--actor", "dpo", "--store", url,
                     "--store-only")
-    assert res.returncode == 0, res.stderr
+    assert res.exit_code == 0, res.output
     assert "1 sightings deleted" in res.stdout and "NOT touched" in res.stdout
-    assert _gaitline("forget", "--identity", "p-2", "--store", url).returncode == 2  # no reason: refused
+    assert _gaitline("forget", "--identity", "p-2", "--store", url).exit_code == 2  # no reason: refused
     res = _gaitline("expire", "--days", "30", "--store", url, "--actor", "cron")
-    assert res.returncode == 0 and "expired 0 sightings" in res.stdout  # p-2's sighting is in the future
+    assert res.exit_code == 0 and "expired 0 sightings" in res.stdout  # p-2's sighting is in the future
     log = json.loads(_gaitline("audit", "--store", url, "--json").stdout)
     assert [(e["actor"], e["action"], e["subject"]) for e in log] == [("cron", "expire", None),
                                                                       ("dpo", "forget", "p-1")]

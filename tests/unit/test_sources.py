@@ -1,4 +1,6 @@
-"""Frame sources: files, image folders, bad input, live-stream reconnect and watchdog."""
+"""Frame sources: image folders, bad input, live-stream reconnect and watchdog.
+
+A real video file: tests/integration/test_frames_vtest.py."""
 
 from __future__ import annotations
 
@@ -17,31 +19,13 @@ from workers.frames.sources import (
     ImageDirSource,
     SourceSettings,
     StreamSource,
-    VideoFileSource,
     check_size,
     open_source,
 )
 
-VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
-
 
 def _cam(source: str, **kw: object) -> Camera:
     return Camera(id="c1", source=source, region="r", fps=10, **kw)
-
-
-def test_video_file_frames_and_timestamps() -> None:
-    src = open_source(_cam(VTEST, start_time=1000.0), Path("/"))
-    assert isinstance(src, VideoFileSource)
-    stop = threading.Event()
-    got = []
-    for f in src.frames(stop):
-        got.append(f)
-        if len(got) == 5:
-            break
-    src.close()
-    assert [f.index for f in got] == [0, 1, 2, 3, 4]
-    assert got[3].timestamp == pytest.approx(1000.3)
-    assert got[0].image.shape == (576, 768, 3)
 
 
 @pytest.mark.parametrize("source", ["ftp://host/x.avi", "kafka://topic", "s3://bucket/v.mp4"])

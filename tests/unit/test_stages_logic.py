@@ -10,22 +10,11 @@ from index.matcher import IdentityMatcher
 from index.settings import IndexSettings
 from store.db import Store
 from streams.agents import Record
-from streams.schemas import DeadLetter, Embedding, GaitParams, GalleryEntry, Sighting, TrackletWindow
+from streams.schemas import DeadLetter, Embedding, GaitParams, GalleryEntry, Sighting
 from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS
+from tests.factories import embedding, sighting, tracklet_window
 from workers.embed.agent import WindowEmbedder
 from workers.track.agent import SightingWriter
-
-
-def _unit(v):
-    v = np.asarray(v, np.float32)
-    return v / np.linalg.norm(v)
-
-
-def _emb(window_id, camera, track, vec, t=0.0, version="1"):
-    v = _unit(vec)
-    return Embedding(window_id=window_id, camera_id=camera, track_id=track, region="r", t_start=t, t_end=t + 3,
-                     foot_point=(1.0, 2.0), ground_plane=True, quality=1.0, gait=GaitParams(speed_mps=1.2),
-                     model="m", model_version=version, dim=len(v), vector=v)
 
 
 def _rec(value, offset=0):
@@ -151,9 +140,9 @@ def test_a_failing_compaction_is_retried_after_more_clutter_not_on_every_put():
 
 def test_another_model_version_is_dead_lettered_not_matched():
     m = IdentityMatcher(IndexSettings(match_threshold=0.9))
-    out = m([_rec(_emb("c1/1/0", "c1", 1, [1, 0, 0]).to_bytes())])
+    out = m([_rec(embedding([1, 0, 0], camera_id="c1").to_bytes())])
     assert GalleryEntry.from_bytes(out[1].value).model_version == "1"
-    out = m([_rec(_emb("c1/2/0", "c1", 2, [1, 0, 0], version="2").to_bytes(), offset=7)])
+    out = m([_rec(embedding([1, 0, 0], camera_id="c1", track_id=2, model_version="2").to_bytes(), offset=7)])
     assert [o.topic for o in out] == [DEADLETTER]
     dead = DeadLetter.from_bytes(out[0].value)
     assert "model m 2" in dead.reason and "m 1" in dead.reason and dead.offset == 7
@@ -162,28 +151,30 @@ def test_another_model_version_is_dead_lettered_not_matched():
 
 def test_open_set_matching_enrols_strangers_and_keeps_tracks():
     m = IdentityMatcher(IndexSettings(match_threshold=0.9))
-    out = m([_rec(_emb("c1/1/0", "c1", 1, [1, 0, 0, 0]).to_bytes())])
+    out = m([_rec(embedding([1, 0, 0, 0], camera_id="c1").to_bytes())])
     assert [o.topic for o in out] == [SIGHTINGS, GALLERY]
     first = Sighting.from_bytes(out[0].value)
     assert first.enrolled and first.score == 1.0
     assert GalleryEntry.from_bytes(out[1].value).op == "enrol"
     # the same walker on another camera: matched, not enrolled
-    again = Sighting.from_bytes(m([_rec(_emb("c2/7/0", "c2", 7, [0.98, 0.05, 0, 0]).to_bytes())])[0].value)
+    again = Sighting.from_bytes(m([_rec(embedding([0.98, 0.05, 0, 0], camera_id="c2", track_id=7).to_bytes())])[0]
+                                .value)
     assert not again.enrolled and again.identity_id == first.identity_id and again.score > 0.9
     # a stranger: a new identity
-    other = Sighting.from_bytes(m([_rec(_emb("c2/8/0", "c2", 8, [0, 0, 1, 0]).to_bytes())])[0].value)
+    other = Sighting.from_bytes(m([_rec(embedding([0, 0, 1, 0], camera_id="c2", track_id=8).to_bytes())])[0].value)
     assert other.enrolled and other.identity_id != first.identity_id
     # a later window of a known track keeps its identity even when the vector drifts
-    drift = Sighting.from_bytes(m([_rec(_emb("c2/8/15", "c2", 8, [0, 0.5, 0.8, 0]).to_bytes())])[0].value)
+    later = embedding([0, 0.5, 0.8, 0], window_id="c2/8/15", camera_id="c2", track_id=8).to_bytes()
+    drift = Sighting.from_bytes(m([_rec(later)])[0].value)
     assert drift.identity_id == other.identity_id and not drift.enrolled
     # a redelivered window is not matched twice
-    assert m([_rec(_emb("c2/8/15", "c2", 8, [0, 0.5, 0.8, 0]).to_bytes())]) == []
+    assert m([_rec(later)]) == []
 
 
 def test_matcher_dead_letters_bad_records_and_continues():
     m = IdentityMatcher(IndexSettings())
-    good = _emb("c/1/0", "c", 1, [1, 0, 0, 0]).to_bytes()
-    wrong_dim = _emb("c/2/0", "c", 2, [1, 0, 0, 0, 0, 0]).to_bytes()
+    good = embedding([1, 0, 0, 0]).to_bytes()
+    wrong_dim = embedding([1, 0, 0, 0, 0, 0], track_id=2).to_bytes()
     out = m([_rec(b"nonsense", 1), _rec(good, 2), _rec(wrong_dim, 3)])
     topics = [o.topic for o in out]
     assert topics.count(DEADLETTER) == 2 and topics.count(SIGHTINGS) == 1
@@ -196,10 +187,8 @@ def test_window_embedder_groups_lengths_and_dead_letters():
     handler = WindowEmbedder(get_embedder("baseline"))
 
     def win(n, wid):
-        return TrackletWindow(window_id=wid, camera_id="c", track_id=1, region="r", frame_start=0, frame_end=n - 1,
-                              timestamps=[0.0] * n, foot_points=[(0.0, 0.0)] * n, ground_plane=False,
-                              boxes=[(0, 0, 1, 1)] * n, quality=1.0,
-                              silhouettes=np.random.default_rng(n).integers(0, 2, (n, 64, 44), dtype=np.uint8))
+        masks = np.random.default_rng(n).integers(0, 2, (n, 64, 44), dtype=np.uint8)
+        return tracklet_window(n, window_id=wid, ground_plane=False, silhouettes=masks)
 
     out = handler([Record(b"k", win(30, "a").to_bytes(), "t", 0, 0), Record(b"k", b"bad", "t", 0, 1),
                    Record(b"k", win(20, "b").to_bytes(), "t", 0, 2)])
@@ -224,8 +213,7 @@ def test_baseline_embeddings_separate_different_shapes():
 def test_sighting_writer_is_idempotent(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     writer = SightingWriter(store)
-    s = Sighting(sighting_id="w1", identity_id="p-1", camera_id="c", track_id=1, region="r", t_start=1, t_end=4,
-                 x=1, y=2, ground_plane=True, score=1, enrolled=True, model="m", gait=GaitParams(cadence_spm=100))
+    s = sighting(sighting_id="w1", t_start=1, x=1, y=2, gait=GaitParams(cadence_spm=100))
     assert writer([Record(b"p-1", s.to_bytes(), "s", 0, 0), Record(b"p-1", b"junk", "s", 0, 1)])[0].topic is DEADLETTER
     writer([Record(b"p-1", s.to_bytes(), "s", 0, 0)])
     assert store.count() == 1
@@ -249,12 +237,12 @@ def test_transit_gating_refuses_impossible_walks():
     assert TransitGate(None).feasible("a", 100.0, "c", 100.0)
 
     m = IdentityMatcher(IndexSettings(match_threshold=0.9), gate=gate)
-    first = Sighting.from_bytes(m([_rec(_emb("a/1/0", "a", 1, [1, 0, 0, 0], t=100).to_bytes())])[0].value)
+    first = Sighting.from_bytes(m([_rec(embedding([1, 0, 0, 0], camera_id="a", t_start=100).to_bytes())])[0].value)
     # the same vector on b ten seconds later cannot be the same walker: a new identity
-    fast = Sighting.from_bytes(m([_rec(_emb("b/1/0", "b", 1, [1, 0, 0, 0], t=110).to_bytes())])[0].value)
+    fast = Sighting.from_bytes(m([_rec(embedding([1, 0, 0, 0], camera_id="b", t_start=110).to_bytes())])[0].value)
     assert fast.enrolled and fast.identity_id != first.identity_id
     # on c an hour later it can: matched to the closest feasible identity
-    late = Sighting.from_bytes(m([_rec(_emb("c/1/0", "c", 1, [1, 0, 0, 0], t=4000).to_bytes())])[0].value)
+    late = Sighting.from_bytes(m([_rec(embedding([1, 0, 0, 0], t_start=4000).to_bytes())])[0].value)
     assert not late.enrolled and late.identity_id in {first.identity_id, fast.identity_id}
 
 
@@ -274,9 +262,8 @@ def test_faust_apps_keep_their_data_folder_out_of_the_working_directory(tmp_path
 
 def test_store_takes_a_batch_larger_than_one_sqlite_statement(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
-    batch = [Sighting(sighting_id=f"w{i}", identity_id=f"p-{i % 7}", camera_id="c", track_id=i, region="r",
-                      t_start=i, t_end=i + 3, x=0, y=0, ground_plane=False, score=1, enrolled=False, model="m",
-                      gait=GaitParams()) for i in range(2500)]  # 2500 x 22 values > SQLite's 32 766
+    batch = [sighting(sighting_id=f"w{i}", identity_id=f"p-{i % 7}", track_id=i, t_start=i, ground_plane=False,
+                      enrolled=False) for i in range(2500)]  # 2500 x 22 values > SQLite's 32 766
     assert store.add_sightings(batch) == 2500 and store.add_sightings(batch[:1500]) == 0
     assert store.count() == 2500
     recent = store.identities(limit=3, recent_first=True)

@@ -96,7 +96,7 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     precision = getattr(embedder, "precision", "float32")  # the training-free baselines have none
     warm_up = getattr(embedder, "warm_up", None)
     if warm_up is not None:
-        # before joining the group: a first batch that compiles for ~20 s would stall its partitions
+        # before joining the group: a first batch that compiles for tens of seconds would stall its partitions
         log.info("embedder %s warmed up in %.1f s (compiled: %s)", embedder.name, warm_up(),
                  getattr(embedder, "compiled", False))
     metrics.model_info.labels(embedder.name, embedder.version, device, precision).set(1)

@@ -15,7 +15,8 @@ class EmbedSettings(BaseSettings):
 
     model: str = Field("default", description="registered embedder name (default = the learned model, "
                                               "baseline = training-free GEI); env GAITLINE_EMBED_MODEL")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="env GAITLINE_EMBED_DEVICE")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when a GPU is visible, else CPU; "
+                                                                     "env GAITLINE_EMBED_DEVICE")
     embed_from: Literal["auto", "strips", "bnneck", "lda"] = Field(
         "auto", description="learned models: which features form the vector; bnneck and lda are centred, so "
                             "cosine thresholds mean something across models; auto = lda (the fitted projection) "
@@ -24,9 +25,12 @@ class EmbedSettings(BaseSettings):
         "auto", description="auto = fp16 on CUDA, bf16 on CPUs with native bf16 (AMX/AVX512-BF16), else fp32; "
                             "fp32 = never reduced; env GAITLINE_EMBED_PRECISION")
     compile: bool | None = Field(
-        None, description="torch.compile the model before joining the group (2.2x the windows/s on an H200, "
-                          "1.37x on 2 CPU threads; ~15-30 s at start); unset = on CUDA only; "
-                          "env GAITLINE_EMBED_COMPILE")
-    max_batch: int = Field(64, ge=1, le=4096, description="env GAITLINE_EMBED_MAX_BATCH")
-    max_wait_s: float = Field(0.05, gt=0, le=10, description="env GAITLINE_EMBED_MAX_WAIT_S")
-    metrics_port: int = Field(9101, ge=0, le=65535, description="0 disables; env GAITLINE_EMBED_METRICS_PORT")
+        None, description="torch.compile the model before joining the group: more windows/s for a compilation "
+                          "of tens of seconds at start (bench/results/gpu_embed.json, bench/results/embed.json); "
+                          "unset = on CUDA only; env GAITLINE_EMBED_COMPILE")
+    max_batch: int = Field(64, ge=1, le=4096, description="most windows per inference batch (raise it on a GPU); "
+                                                          "env GAITLINE_EMBED_MAX_BATCH")
+    max_wait_s: float = Field(0.05, gt=0, le=10, description="longest wait to fill a batch, seconds; "
+                                                             "env GAITLINE_EMBED_MAX_WAIT_S")
+    metrics_port: int = Field(9101, ge=0, le=65535,
+                              description="/metrics port, 0 disables; env GAITLINE_EMBED_METRICS_PORT")

@@ -1,10 +1,12 @@
-"""Bad input on the command line: one line on stderr, exit code 2, no traceback."""
+"""Bad input on the command line: one line on stderr, exit code 2, no traceback, from a real `gaitline` process."""
 
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.integration
 
 
 def gaitline(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""The frames stage end to end on the real vtest.avi (no Kafka), settings and sharding."""
+"""The frames stage on the real vtest.avi (no Kafka): the file source, windows, speeds, strides, two cameras."""
 
 from __future__ import annotations
 
@@ -7,14 +7,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from configs.exceptions import ConfigError
 from configs.schema import Camera, LoadedNetwork, Network, load_network
-from gaitline.errors import GaitlineError
 from streams.schemas import TrackletWindow
-from workers.frames.cameras import cameras_for_replica, run_cameras
+from workers.frames.cameras import run_cameras
 from workers.frames.settings import FramesSettings
+from workers.frames.sources import VideoFileSource, open_source
+
+pytestmark = pytest.mark.integration
+
+VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def _cam(source: str, **kw: object) -> Camera:
+    return Camera(id="c1", source=source, region="r", fps=10, **kw)
+
+
+def test_video_file_frames_and_timestamps() -> None:
+    src = open_source(_cam(VTEST, start_time=1000.0), Path("/"))
+    assert isinstance(src, VideoFileSource)
+    stop = threading.Event()
+    got = []
+    for f in src.frames(stop):
+        got.append(f)
+        if len(got) == 5:
+            break
+    src.close()
+    assert [f.index for f in got] == [0, 1, 2, 3, 4]
+    assert got[3].timestamp == pytest.approx(1000.3)
+    assert got[0].image.shape == (576, 768, 3)
 
 
 @pytest.fixture(scope="module")
@@ -71,50 +92,8 @@ def test_stride_restarts_windows_every_15_frames(vtest_windows) -> None:
     assert min(np.diff(sorted(long))) >= 15
 
 
-def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GAITLINE_FRAMES_WINDOW", "20")
-    monkeypatch.setenv("GAITLINE_FRAMES_BGSUB", "knn")
-    s = FramesSettings()
-    assert s.window == 20 and s.bgsub == "knn" and s.stride == 15
-    monkeypatch.setenv("GAITLINE_FRAMES_BGSUB", "magic")
-    with pytest.raises(ValidationError):
-        FramesSettings()
-    with pytest.raises(ValidationError):
-        FramesSettings(windw=3)  # type: ignore[call-arg]
-    for name, field in FramesSettings.model_fields.items():
-        assert f"GAITLINE_FRAMES_{name.upper()}" in (field.description or ""), name
-
-
-def _net(n: int) -> Network:
-    return Network(name="n", cameras=[Camera(id=f"cam{i}", source="/x.mp4", region="r", fps=10)
-                                      for i in range(n)])
-
-
-def test_replica_sharding_is_a_stable_partition() -> None:
-    net = _net(40)
-    shards = [cameras_for_replica(net, r, 4) for r in range(4)]
-    flat = [c for s in shards for c in s]
-    assert sorted(flat) == sorted(c.id for c in net.cameras)
-    assert all(5 <= len(s) <= 15 for s in shards)
-    assert shards == [cameras_for_replica(net, r, 4) for r in range(4)]
-    grown = [cameras_for_replica(net, r, 5) for r in range(5)]
-    moved = sum(1 for r in range(4) for c in shards[r] if c not in grown[r])
-    assert moved <= 14  # ~1/5 of the cameras move, not most of them
-    with pytest.raises(ConfigError):
-        cameras_for_replica(net, 4, 4)
-
-
-def test_bad_camera_source_fails_before_running(tmp_path: Path) -> None:
-    net = Network(name="n", cameras=[Camera(id="c", source="gopher://x", region="r", fps=10)])
-    loaded = LoadedNetwork(network=net, path=tmp_path / "n.yaml")
-    with pytest.raises(GaitlineError, match="unsupported source scheme"):
-        run_cameras(loaded, ["c"], FramesSettings(), lambda w: None, threading.Event())
-    with pytest.raises(ConfigError, match="unknown camera"):
-        run_cameras(loaded, ["zz"], FramesSettings(), lambda w: None, threading.Event())
-
-
 def test_two_cameras_in_one_process_share_a_serialised_sink(tmp_path: Path) -> None:
-    src = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+    src = VTEST
     net = Network(name="n", cameras=[Camera(id=c, source=src, region="r", fps=10) for c in ("a", "b")])
     loaded = LoadedNetwork(network=net, path=tmp_path / "n.yaml")
     busy = threading.Lock()
