@@ -36,15 +36,9 @@ def checkpoint_for(model: str) -> Path | None:
 
 
 def _blob(path: Path) -> dict[str, Any]:
-    import torch
+    from gait.model.checkpoint import read_blob
 
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt / foreign file
-        raise CheckpointError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(blob, dict) or "config" not in blob:
-        raise CheckpointError(f"{path} is not a gait checkpoint (no 'config' entry)")
-    return blob
+    return read_blob(path)
 
 
 def kind_of(model: str, blob: dict[str, Any]) -> str:

@@ -120,7 +120,8 @@ def check_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor], sou
     raise CheckpointMismatchError(f"{source} does not match the model config; " + "; ".join(parts))
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_blob(path: Path) -> dict[str, Any]:
+    """The raw dict of a checkpoint file (weights only: loading cannot run code)."""
     if not Path(path).is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
@@ -163,7 +164,7 @@ def load_checkpoint(path: Path, device: str | torch.device | None = None,
         config: expected sizes; when given and different from the stored config, the
             tensors are checked against it and every mismatch is named.
     """
-    blob = _read(Path(path))
+    blob = read_blob(Path(path))
     if blob.get("format") != FORMAT:
         raise CheckpointError(f"{path}: unknown checkpoint format {blob.get('format')!r} "
                               f"(expected {FORMAT!r}; OpenGait files load with load_opengait)")
@@ -195,7 +196,7 @@ def opengait_to_gaitline(state: dict[str, torch.Tensor]) -> dict[str, torch.Tens
 
 def load_opengait(path: Path, config: ModelConfig, device: str | torch.device | None = None) -> Checkpoint:
     """Load an OpenGait checkpoint of the same architecture (sizes from ``config``, e.g. ``large``)."""
-    blob = _read(Path(path))
+    blob = read_blob(Path(path))
     state = opengait_to_gaitline(dict(blob["model"]))
     model = GaitModel(config)
     check_state_dict(model, state, source=f"OpenGait checkpoint {path}")

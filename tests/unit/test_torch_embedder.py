@@ -11,32 +11,23 @@ import numpy as np
 import pytest
 import torch
 
-from gait.model.checkpoint import save_checkpoint
-from gait.model.network import GaitModel, profile_config
-from gait.model.projection import Lda, reading, with_projection
 from gait.model.torch_embedder import load_embedder
+from tests.models import random_windows, tiny_projected_checkpoint
 
 torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny model with the default's projection reading (window + mirror; frames' max, mean, std)."""
-    torch.manual_seed(0)
-    m = GaitModel(profile_config("tiny", num_classes=5)).eval()
-    base = reading(m, "pyramid", mirror=True, frame_mean=True, frame_std=True)
-    d = base.cfg.projection_in_dim
-    lda = Lda(mean=np.zeros(d, np.float32), weight=np.random.default_rng(1).normal(0, 1, (d, 8)).astype(np.float32),
-              ratios=np.ones(8, np.float32))
-    return save_checkpoint(tmp_path_factory.mktemp("ck") / "tiny-lda.pt", with_projection(base, lda))
+    return tiny_projected_checkpoint(tmp_path_factory.mktemp("ck"))
 
 
 def _windows(n: int, seed: int) -> np.ndarray:
-    return _long(n, 9, seed)
+    return random_windows(n, 9, seed)
 
 
 def _long(n: int, frames: int, seed: int = 0) -> np.ndarray:
-    return ((np.random.default_rng(seed).random((n, frames, 64, 44)) > 0.5) * 255).astype(np.uint8)
+    return random_windows(n, frames, seed)
 
 
 def test_a_failed_compilation_falls_back_to_the_eager_model(checkpoint: Path, monkeypatch: pytest.MonkeyPatch,
