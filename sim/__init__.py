@@ -10,6 +10,7 @@ Modules, each named after what it does:
 * :mod:`sim.noise`: segmentation noise that looks like background subtraction, occlusion.
 * :mod:`sim.gaitset`: the CASIA-B-style dataset generator.
 * :mod:`sim.city` / :mod:`sim.cityrender`: street graph, cameras, routes; video + ground truth.
+* :mod:`sim.walkset`: a small labelled walking set in KTH's layout (the stand-in ``eval real`` is tested on).
 * :mod:`sim.source`: the ``sim://`` camera source a frames worker reads.
 * :mod:`sim.preview`: contact sheets; :mod:`gaitline.cli.sim`: ``gaitline sim``.
 """

@@ -8,6 +8,9 @@ side by side. With ``--json`` the last line is one JSON object (percent).
 ``mtmc``: IDF1/IDP/IDR/MOTA of the store's sightings against a simulated city's ground truth.
 
 ``params``: errors of the measured gait parameters against a simulated city's truth.
+
+``real``: rank-1 on labelled real recordings (KTH-style names or a manifest) through the product's
+own frames stage and model, with folds of people (:mod:`gait.evaluation.real`).
 """
 
 from __future__ import annotations
@@ -84,6 +87,48 @@ def gait(dataset: Path = typer.Option(..., "--dataset", help="dataset root in th
                       "baselines": {n: {k: results[n][k] for k in ("rank1", "mAP", "tpir_at_fpir1")}
                                     for n in names if n != model}}
         typer.echo(json.dumps(out))
+
+
+@app.command("real")
+@one_line_errors
+def real(dataset: Path | None = typer.Option(None, "--dataset", help="folder of recordings named "
+                                            "personNN_<anything>_dK[_...].avi|mp4 (K: the condition)"),
+         manifest: Path | None = typer.Option(None, "--manifest", help="CSV with exactly the columns "
+                                             "video,person,condition (paths relative to the CSV)"),
+         model: str = typer.Option("default", "--model", help="registered model name or checkpoint file; "
+                                   "baseline and trivial are scored next to it"),
+         gallery_condition: str | None = typer.Option(None, "--gallery-condition",
+                                                      help="condition of the gallery recordings (default: "
+                                                           "the first, d1 on KTH)"),
+         folds: int = typer.Option(2, "--folds", min=1, help="split the probe people into this many seeded "
+                                   "folds (1: no folds)"),
+         seed: int = typer.Option(0, "--seed", help="the folds' shuffle"),
+         people: str | None = typer.Option(None, "--people", help="probe only these people (comma-separated); "
+                                           "the gallery stays everyone's"),
+         cache: Path | None = typer.Option(None, "--cache", help="folder keeping each recording's windows, so "
+                                           "another model skips the frames stage"),
+         json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Rank-1 on labelled real recordings: frames stage → windows → model, as analyze and the agents run them."""
+    from gait.evaluation.real import BASELINES_REAL, conditions_of, evaluate, load_dataset
+    from gait.evaluation.real_scores import table as real_table
+
+    recs, skipped = load_dataset(dataset, manifest)
+    gallery = gallery_condition or conditions_of(recs)[0]
+    chosen = None if people is None else [p.strip() for p in people.split(",") if p.strip()]
+    names = [model] + [b for b in BASELINES_REAL if b != model]
+
+    def progress(w: Any, seconds: float) -> None:
+        how = "cache" if w.cached else f"{w.frames} frames"
+        typer.echo(f"{w.recording.name}: {len(w)} windows ({how}, {seconds:.1f} s)", err=True)
+
+    res = evaluate(recs, names, gallery, folds=folds, seed=seed, people=chosen, cache=cache, progress=progress)
+    res = {"dataset": str(manifest or dataset), "skipped_files": skipped, **res}
+    if skipped:
+        typer.echo(f"left out {len(skipped)} videos not named personNN_..._dK: {', '.join(skipped)}")
+    typer.echo(real_table(res))
+    typer.echo(f"took {res['seconds']:.1f} s")
+    if json_out:
+        typer.echo(json.dumps(res))
 
 
 @app.command("threshold")

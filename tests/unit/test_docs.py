@@ -170,7 +170,8 @@ gaitline outside a block --is-not-checked
 def test_the_command_check_catches_a_wrong_command_and_a_wrong_option() -> None:
     assert check_command(["eval", "gait", "--dataset", "d", "--json"]) is None
     assert check_command(["api", "serve", "--no-kafka"]) is None
-    assert "no command 'real'" in (check_command(["eval", "real"]) or "")
+    assert "no command 'no-such-protocol'" in (check_command(["eval", "no-such-protocol"]) or "")
+    assert check_command(["eval", "real", "--dataset", "d", "--folds", "2", "--json"]) is None
     assert "no option --no-such-option" in (check_command(["demo", "--no-such-option"]) or "")
     assert "needs a subcommand" in (check_command(["kafka"]) or "")
 
