@@ -24,6 +24,8 @@ from gait.exceptions import CheckpointError
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 KINDS = ("lda", "bnneck", "strips")
+# registry names whose embedders call themselves something else
+_REGISTERED_AS = {"baseline": "gei-baseline"}
 
 
 def checkpoint_for(model: str) -> Path | None:
@@ -58,6 +60,7 @@ def calibration(model: str) -> dict[str, Any] | None:
     """The calibration record for embedder name ``model``, or None when it has none."""
     from gait.model.baseline import TRAINING_FREE
 
+    model = _REGISTERED_AS.get(model, model)
     if model in TRAINING_FREE:
         return {"threshold": TRAINING_FREE[model], "rule": "stated by the training-free model"}
     path = checkpoint_for(model)

@@ -56,6 +56,7 @@ def test_names_without_a_shipped_checkpoint_are_uncalibrated() -> None:
     assert cal.calibrated_threshold("checkpoint:my-run") is None
     assert cal.calibrated_threshold("no-such-model") is None
     assert cal.calibrated_threshold("gei-baseline") is not None  # a training-free model states its own
+    assert cal.calibrated_threshold("baseline") == cal.calibrated_threshold("gei-baseline")  # by registry name too
 
 
 def test_the_shipped_default_carries_its_threshold_and_how_it_was_measured() -> None:
