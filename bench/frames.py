@@ -124,7 +124,8 @@ def frames(
         "vs_decode_plus_full_res_bgsub": round(stats.frames / cpu / max(baseline_fps, 1e-9), 2),
         "target_vs_decode_plus_full_res_bgsub": 3.0,
         "settings": {"window": settings.window, "stride": settings.stride, "scale": settings.scale,
-                     "bgsub": settings.bgsub, "refine": settings.refine, "opencv_threads": threads},
+                     "bgsub": settings.bgsub, "refine": settings.refine,
+                     "silhouettes": settings.silhouettes, "opencv_threads": threads},
     }
     if not json_out:
         for k, v in result.items():

@@ -31,6 +31,11 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "setup: installing gaitline and its dependencies into .venv (torch is large on first install)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[dev]"
+  # opencv-contrib-python replaced opencv-python: two packages writing one cv2 break each other
+  if .venv/bin/python -m pip show -q opencv-python >/dev/null 2>&1; then
+    .venv/bin/python -m pip uninstall -y -q opencv-python
+    .venv/bin/python -m pip install -q --force-reinstall --no-deps "opencv-contrib-python>=4.8,<5"
+  fi
   echo "$want" > "$stamp"
 fi
 

@@ -17,6 +17,8 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from gait.vision.learned import PersonMasks, component_over, overlaps, person_crop
+
 
 @dataclass(frozen=True)
 class SegmentConfig:
@@ -35,6 +37,9 @@ class SegmentConfig:
         max_fg_frac: above this foreground share of the frame, the frame is a lighting change.
         refine: refine silhouettes at full resolution inside each box.
         hog: confirm boxes with OpenCV's HOG people detector (slower).
+        silhouettes: ``mog2``: cut by the background model; ``learned``: cut by a person
+            segmentation trained on real people in a crop around each moving blob
+            (:mod:`gait.vision.learned`); motion finds the people either way.
     """
 
     method: Literal["mog2", "knn"] = "mog2"
@@ -49,6 +54,7 @@ class SegmentConfig:
     max_fg_frac: float = 0.4
     refine: bool = True
     hog: bool = False
+    silhouettes: Literal["mog2", "learned"] = "mog2"
 
 
 @dataclass
@@ -142,6 +148,7 @@ class Segmenter:
         if config.hog:
             self.hog = cv2.HOGDescriptor()
             self.hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
+        self.learned: PersonMasks | None = PersonMasks() if config.silhouettes == "learned" else None
         self.frames = 0
         self.lighting_changes = 0
         self.last_fg: np.ndarray | None = None  # [sh, sw] low-res cleaned mask, for inspection
@@ -174,8 +181,22 @@ class Segmenter:
             x, y, w, h, area = (int(v) for v in stats[i])
             if h < 0.6 * min_h_small or area < 0.15 * min_h_small * min_h_small / 3:
                 continue  # specks: not even a fragment of a person
-            dets.extend(self._detection(frame, labels, i, (x, y, w, h), area))
-        return dets
+            found = self._learned_detection(frame, (x, y, w, h)) if self.learned is not None else None
+            dets.extend(found if found is not None else self._detection(frame, labels, i, (x, y, w, h), area))
+        return dets if self.learned is None else _without_duplicates(dets)
+
+    def _learned_detection(self, frame: np.ndarray, sbox: tuple[int, int, int, int]) -> list[Detection] | None:
+        """The person the learned model cuts around low-resolution blob ``sbox``; None where it sees
+        nobody over the blob (the background model's own cut is used then)."""
+        assert self.learned is not None
+        x, y, w, h = sbox
+        blob = (int(x * self.fx), int(y * self.fy), int((x + w) * self.fx), int((y + h) * self.fy))
+        x0, y0, x1, y1 = person_crop(blob, (self.h, self.w))
+        if x1 - x0 < 8 or y1 - y0 < 16:
+            return None
+        prob = self.learned(np.ascontiguousarray(frame[y0:y1, x0:x1]))  # [ch, cw]
+        mask = component_over(prob, (blob[0] - x0, blob[1] - y0, blob[2] - x0, blob[3] - y0))
+        return None if mask is None else self._detections_in(frame, mask, x0, y0)
 
     def _detection(self, frame: np.ndarray, labels: np.ndarray, label: int,
                    sbox: tuple[int, int, int, int], area: int) -> list[Detection]:
@@ -199,6 +220,10 @@ class Segmenter:
             mask = refine_box(frame, self.full_bg, (X0, Y0, X1, Y1), coarse)
         else:
             mask = (coarse > 127).astype(np.uint8)  # [H, W] 0/1
+        return self._detections_in(frame, mask, X0, Y0)
+
+    def _detections_in(self, frame: np.ndarray, mask: np.ndarray, X0: int, Y0: int) -> list[Detection]:
+        """Person candidates in 0/1 ``mask`` whose top-left corner is frame pixel (X0, Y0)."""
         out: list[Detection] = []
         for a, b in split_columns(mask):
             part = mask[:, a:b]  # [H, w_part]
@@ -252,6 +277,16 @@ class Segmenter:
         crop = cv2.resize(crop, (max(64, int(crop.shape[1] * scale)), 128))  # [128, >=64, 3]
         found, _ = self.hog.detect(crop, hitThreshold=0.0)
         return len(found) > 0
+
+
+def _without_duplicates(dets: list[Detection]) -> list[Detection]:
+    """One detection per person: crops around two blobs of one walker (legs and torso apart) cut
+    the same person twice; the larger cut stays."""
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda d: -d.box[2] * d.box[3]):
+        if all(overlaps(d.box, k.box) < 0.6 for k in kept):
+            kept.append(d)
+    return kept
 
 
 def split_columns(mask: np.ndarray, depth: int = 0) -> list[tuple[int, int]]:

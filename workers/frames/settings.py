@@ -35,6 +35,10 @@ class FramesSettings(BaseSettings):
                          "resolution inside each box")
     hog: bool = Field(False, description="GAITLINE_FRAMES_HOG: confirm boxes with OpenCV's HOG people "
                       "detector (slower)")
+    silhouettes: Literal["mog2", "learned"] = Field(
+        "mog2", description="GAITLINE_FRAMES_SILHOUETTES: who cuts each walker's silhouette once motion has "
+        "found them: mog2 = the background model; learned = a person segmentation trained on real people, "
+        "in a crop around each moving blob (gait/vision/learned.py)")
     min_hits: int = Field(3, ge=1, description="GAITLINE_FRAMES_MIN_HITS: frames that confirm a track")
     max_lost_s: float = Field(1.5, ge=0, description="GAITLINE_FRAMES_MAX_LOST_S: seconds a track "
                               "coasts through an occlusion before it ends")
@@ -60,7 +64,7 @@ class FramesSettings(BaseSettings):
         """The segmenter's knobs."""
         return SegmentConfig(method=self.bgsub, scale=self.scale, history=self.history,
                              var_threshold=self.var_threshold, min_height_px=self.min_height_px,
-                             refine=self.refine, hog=self.hog)
+                             refine=self.refine, hog=self.hog, silhouettes=self.silhouettes)
 
     def tracker_config(self, fps: float) -> TrackerConfig:
         """The tracker's knobs for a camera at ``fps``."""
