@@ -6,7 +6,9 @@ and divides the frames by the CPU seconds (user + system, all threads) it used, 
 figure does not depend on how many cores happen to be free. Side by side, in the same run: the
 cost of decoding alone and of decoding with a full-resolution MOG2 on the same video; the
 design's figure is the stage's frames per core as a multiple of the latter
-(``vs_decode_plus_full_res_bgsub``). The result is kept in ``bench/results/frames.json``.
+(``vs_decode_plus_full_res_bgsub``). With ``--compare`` (the default) the stage runs again with
+the other silhouette cutter (``mog2`` or ``learned``), so both are measured on the same frames.
+The result is kept in ``bench/results/frames.json``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import zstandard
 from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from configs.schema import Camera, LoadedNetwork, Network, load_network
 from streams.schemas import TrackletWindow
-from workers.frames.cameras import run_cameras
+from workers.frames.cameras import FramesStats, run_cameras
 from workers.frames.settings import FramesSettings
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -69,12 +71,32 @@ def _decode_bgsub(video: Path, max_frames: int) -> tuple[int, float]:
     return n, time.process_time() - t0
 
 
+def _run_stage(loaded: LoadedNetwork, settings: FramesSettings, max_frames: int,
+               ) -> tuple[FramesStats, list[int], list[bytes]]:
+    """The frames stage over the network's one camera: its statistics and each window as sent."""
+    sizes: list[int] = []
+    msgs: list[bytes] = []
+    stop = threading.Event()
+
+    def sink(window: TrackletWindow) -> None:
+        data = window.to_bytes()  # the producer's serialisation is part of the stage's cost
+        sizes.append(len(data))
+        msgs.append(data)
+        if max_frames and window.frame_end + 1 >= max_frames:
+            stop.set()
+
+    stats = run_cameras(loaded, [loaded.network.cameras[0].id], settings, sink, stop)
+    return stats, sizes, msgs
+
+
 def frames(
     video: Path = typer.Option(VTEST, "--video", help="video file to run the frames stage on"),
     json_out: bool = typer.Option(False, "--json", help="print only the JSON object"),
     network: str = typer.Option("vtest", help="network whose camera calibrates this video, if any"),
     max_frames: int = typer.Option(0, help="stop after this many frames (0: the whole video)"),
     threads: int = typer.Option(1, help="OpenCV threads (fps per core is the same either way)"),
+    compare: bool = typer.Option(True, "--compare/--no-compare",
+                                 help="also run the stage with the other silhouette cutter (mog2 / learned)"),
     out: Path | None = OUT_OPTION,
     save: bool = SAVE_OPTION,
 ) -> None:
@@ -87,19 +109,8 @@ def frames(
     """
     loaded = _camera_for(video, network)
     settings = FramesSettings(opencv_threads=threads)
-    sizes: list[int] = []
-    msgs: list[bytes] = []
-    stop = threading.Event()
-
-    def sink(window: TrackletWindow) -> None:
-        data = window.to_bytes()  # the producer's serialisation is part of the stage's cost
-        sizes.append(len(data))
-        msgs.append(data)
-        if max_frames and window.frame_end + 1 >= max_frames:
-            stop.set()
-
     cv2.setNumThreads(threads)
-    stats = run_cameras(loaded, [loaded.network.cameras[0].id], settings, sink, stop)
+    stats, sizes, msgs = _run_stage(loaded, settings, max_frames)
     cpu = max(stats.cpu_seconds, 1e-9)
     n_dec, cpu_dec = _decode_only(video, max_frames or stats.frames)
     n_bg, cpu_bg = _decode_bgsub(video, max_frames or stats.frames)
@@ -127,6 +138,18 @@ def frames(
                      "bgsub": settings.bgsub, "refine": settings.refine,
                      "silhouettes": settings.silhouettes, "opencv_threads": threads},
     }
+    if compare:
+        # the other silhouette cutter on the same frames, in the same run (gait/vision/learned.py)
+        other = "learned" if settings.silhouettes == "mog2" else "mog2"
+        o_stats, o_sizes, _ = _run_stage(loaded, settings.model_copy(update={"silhouettes": other}), max_frames)
+        o_cpu = max(o_stats.cpu_seconds, 1e-9)
+        result["compared"] = {
+            "silhouettes": other, "frames": o_stats.frames, "fps_per_core": round(o_stats.frames / o_cpu, 1),
+            "windows": o_stats.windows, "windows_dropped": o_stats.windows_dropped, "tracks": o_stats.tracks,
+            "bytes_per_window": round(float(np.mean(o_sizes)), 1) if o_sizes else None,
+            "cpu_ms_per_frame_more_than_ours": round((o_cpu / max(o_stats.frames, 1) - cpu / max(stats.frames, 1))
+                                                     * 1000, 2),
+        }
     if not json_out:
         for k, v in result.items():
             if k != "settings":
