@@ -70,6 +70,7 @@ def _embedder_for(gallery: Gallery) -> Any:
 
 def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSettings) -> dict[str, Any]:
     """Match the walkers of a clip (video file bytes) against the gallery."""
+    from gait.model.registry import embed_windows
     from index.matcher import threshold_for
     from workers.analyze import collect_windows, network_for, probe_video
     from workers.exceptions import AnalyzeError
@@ -93,7 +94,7 @@ def search_clip(data: bytes, gallery_source: GallerySource, settings: ProbeSetti
             by_track, stats = collect_windows(network_for(clip, fps), total)
         except AnalyzeError as exc:
             raise ProbeError(str(exc).replace(str(clip), "the clip")) from exc
-    vectors = {tid: emb.embed(np.stack([w.silhouettes for w in ws])) for tid, ws in by_track.items()}  # [k, dim]
+    vectors = {tid: embed_windows(emb, [w.silhouettes for w in ws]) for tid, ws in by_track.items()}  # [k, dim]
     with _open(gallery_source) as gallery:  # as of now: enrolments and forgets since the first look count
         if gallery is None or len(gallery) == 0:
             raise ProbeError("the gallery is empty: nobody has been enrolled yet", status=404)

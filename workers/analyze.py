@@ -101,7 +101,7 @@ def collect_windows(loaded: Any, total: int) -> tuple[dict[int, list[TrackletWin
 
 def _embed_tracks(by_track: dict[int, list[TrackletWindow]], model: str) -> tuple[dict[int, np.ndarray], Any]:
     """One unit vector per track: the mean of its windows' embeddings, renormalised."""
-    from gait.model.registry import get_embedder
+    from gait.model.registry import embed_windows, get_embedder
 
     # learned models embed as the agents do (fitted projection, else BNNeck): centred cosines
     # make --threshold meaningful
@@ -109,7 +109,7 @@ def _embed_tracks(by_track: dict[int, list[TrackletWindow]], model: str) -> tupl
     emb = get_embedder(model, **kwargs)
     vecs = {}
     for tid, ws in by_track.items():
-        v = emb.embed(np.stack([w.silhouettes for w in ws]).astype(np.float32))  # [k, dim]
+        v = embed_windows(emb, [w.silhouettes for w in ws])  # [k, dim]
         m = v.mean(axis=0)
         vecs[tid] = (m / max(float(np.linalg.norm(m)), 1e-12)).astype(np.float32)
     return vecs, emb

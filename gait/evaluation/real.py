@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 
 from gait.exceptions import DatasetError
-from gait.model.registry import Embedder
+from gait.model.registry import Embedder, embed_windows
 
 NAME = re.compile(r"^(person\d+)_(?:.*?_)?d(\d+)(?:_.*)?$", re.IGNORECASE)
 VIDEO_SUFFIXES = (".avi", ".mp4")
 MANIFEST_COLUMNS = ("video", "person", "condition")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: windows of several lengths (short crossings)
 TRAINING_FREE = ("baseline", "trivial")
 BASELINES_REAL = TRAINING_FREE  # scored next to every model
 
@@ -60,14 +60,15 @@ class Windows:
 
     Attributes:
         recording: the video.
-        silhouettes: ``[k, n, 64, 44]`` uint8 0/1, k windows of n frames (k may be 0).
+        silhouettes: k windows ``[n_i, 64, 44]`` uint8 0/1 (k may be 0; a short crossing's window
+            is shorter than the others).
         frame_start, frame_end, track_id: ``[k]`` int, per window.
         frames: frames decoded. dropped: windows the quality gate dropped.
         cached: True when read from the cache instead of running the frames stage.
     """
 
     recording: Recording
-    silhouettes: np.ndarray
+    silhouettes: list[np.ndarray]
     frame_start: np.ndarray
     frame_end: np.ndarray
     track_id: np.ndarray
@@ -76,7 +77,7 @@ class Windows:
     cached: bool = False
 
     def __len__(self) -> int:
-        return int(self.silhouettes.shape[0])
+        return len(self.silhouettes)
 
 
 @dataclass
@@ -237,7 +238,10 @@ def cache_key(path: Path, settings_json: str) -> str:
 def _read_cache(file: Path, rec: Recording) -> Windows | None:
     try:
         with np.load(file, allow_pickle=False) as z:
-            return Windows(rec, np.asarray(z["silhouettes"], np.uint8), np.asarray(z["frame_start"]),
+            ends = np.cumsum(np.asarray(z["lengths"], np.int64))  # [k]
+            frames = np.asarray(z["silhouettes"], np.uint8)  # [sum n_i, 64, 44]
+            sil = [frames[e - n:e] for e, n in zip(ends, np.asarray(z["lengths"]), strict=True)]
+            return Windows(rec, sil, np.asarray(z["frame_start"]),
                            np.asarray(z["frame_end"]), np.asarray(z["track_id"]), int(z["frames"]),
                            int(z["dropped"]), cached=True)
     except (OSError, ValueError, KeyError):
@@ -247,7 +251,9 @@ def _read_cache(file: Path, rec: Recording) -> Windows | None:
 def _write_cache(file: Path, w: Windows) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     tmp = file.with_name(f".{file.stem}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, silhouettes=w.silhouettes, frame_start=w.frame_start, frame_end=w.frame_end,
+    frames = np.concatenate(w.silhouettes) if w.silhouettes else np.zeros((0, 64, 44), np.uint8)
+    np.savez_compressed(tmp, silhouettes=frames, lengths=np.array([len(s) for s in w.silhouettes], np.int64),
+                        frame_start=w.frame_start, frame_end=w.frame_end,
                         track_id=w.track_id, frames=np.int64(w.frames), dropped=np.int64(w.dropped))
     os.replace(tmp, file)
 
@@ -255,13 +261,11 @@ def _write_cache(file: Path, w: Windows) -> None:
 def run_frames(rec: Recording) -> Windows:
     """The frames stage over one recording, exactly as ``gaitline analyze`` runs it."""
     from workers.analyze import collect_windows, network_for, probe_video
-    from workers.frames.settings import FramesSettings
 
     fps, total = probe_video(rec.path)
     by_track, stats = collect_windows(network_for(rec.path, fps), total)
     ws = sorted((w for tw in by_track.values() for w in tw), key=lambda w: (w.frame_start, w.track_id))
-    n = FramesSettings().window
-    sil = np.stack([w.silhouettes for w in ws]).astype(np.uint8) if ws else np.zeros((0, n, 64, 44), np.uint8)
+    sil = [w.silhouettes.astype(np.uint8) for w in ws]
     return Windows(rec, sil, np.array([w.frame_start for w in ws], np.int64),
                    np.array([w.frame_end for w in ws], np.int64), np.array([w.track_id for w in ws], np.int64),
                    int(stats.frames), int(stats.windows_dropped))
@@ -305,10 +309,7 @@ def embed(windows: list[Windows], model: Embedder) -> list[Embedded]:
     """Every window of every recording through ``model``; one :class:`Embedded` per recording."""
     out = []
     for w in windows:
-        if len(w):
-            vecs = np.asarray(model.embed(w.silhouettes.astype(np.float32)), np.float32)  # [k, dim]
-        else:
-            vecs = np.zeros((0, model.dim), np.float32)
+        vecs = embed_windows(model, w.silhouettes)  # [k, dim]; k = 0 gives [0, dim]
         out.append(Embedded(w.recording, vecs, w.frame_start, w.frame_end))
     return out
 
@@ -318,7 +319,7 @@ def embed(windows: list[Windows], model: Embedder) -> list[Embedded]:
 
 def evaluate(recs: list[Recording], models: list[str], gallery_condition: str, folds: int = 2, seed: int = 0,
              people: Collection[str] | None = None, cache: Path | None = None,
-             progress: Callable[[Windows, float], None] | None = None) -> dict[str, Any]:
+             progress: Callable[[Windows, float], None] | None = None, far: float = 1e-3) -> dict[str, Any]:
     """Run the protocol: frames stage once per recording, then each of ``models`` on the same windows.
 
     Args:
@@ -330,11 +331,13 @@ def evaluate(recs: list[Recording], models: list[str], gallery_condition: str, f
         people: probe only these people (everyone when None); the gallery stays everyone's.
         cache: folder for the frames stage's windows (None: no cache).
         progress: called after each recording's frames stage.
+        far: the false-match rate per window-to-identity comparison the open-set threshold is
+            fitted at (:func:`gait.evaluation.real_scores.open_set`).
 
     Returns:
         A JSON-able dict; :func:`gait.evaluation.real_scores.table` prints it.
     """
-    from gait.evaluation.real_scores import people_folds, score, score_folds
+    from gait.evaluation.real_scores import open_set, people_folds, score, score_folds
 
     check_gallery(recs, gallery_condition)
     everyone = sorted({r.person for r in recs}, key=natural_key)
@@ -372,6 +375,7 @@ def evaluate(recs: list[Recording], models: list[str], gallery_condition: str, f
             f = score_folds(emb, gallery_condition, split)
             entry["folds"] = {"mean": f["mean"], "spread": f["spread"],
                               "per_fold": [{k: v for k, v in p.items() if k != "people"} for p in f["folds"]]}
+        entry["open_set"] = open_set(emb, gallery_condition, split, far)
         entry["seconds"] = round(time.monotonic() - t1, 1)
         res["models"][name] = entry
     main = res["models"][models[0]]

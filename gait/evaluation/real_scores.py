@@ -197,4 +197,79 @@ def table(res: dict[str, Any]) -> str:
             lines.append(f"{name:<26} {cells}")
         for i, fold in enumerate(res["folds"]["people"]):
             lines.append(f"  fold {i + 1}: {', '.join(fold)}")
+    models: dict[str, dict[str, Any]] = res["models"]
+    first = next((m.get("open_set") for m in models.values()), None)
+    if first:
+        lines += ["", f"open set: threshold at false-match rate {first['far_target']:g} per window-to-identity "
+                  "comparison; held out: fitted on the other folds' people",
+                  f"{'model':<26} {'threshold':>9} {'held-out FAR':>13} {'held-out TAR':>13}"]
+        for name, m in res["models"].items():
+            o, h = m["open_set"], m["open_set"]["held_out"] or {}
+            t = "-" if o["threshold"] is None else f"{o['threshold']:.4f}"
+            far = "-" if "far" not in h else f"{h['far']:.4f}"
+            tar = "-" if "tar" not in h else f"{h['tar']:.3f}"
+            lines.append(f"{name:<26} {t:>9} {far:>13} {tar:>13}")
     return "\n".join(lines)
+
+
+# --- the open-set threshold from real strangers --------------------------------------------------
+
+
+def window_scores(embedded: list[Embedded], gallery: Gallery, gallery_condition: str,
+                  people: Collection[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mated, strangers): cosine of every probe window of ``people`` to its own person's gallery
+    vector, and to every other person's among ``people`` (as the index scores a window against
+    the identities it knows). Both ``[n]`` float64."""
+    keep = np.array([people is None or p in people for p in gallery.labels], bool)  # [m]
+    labels, vectors = gallery.labels[keep], gallery.vectors[keep].astype(np.float64)
+    mated, strangers = [], []
+    for e in embedded:
+        if e.recording.condition == gallery_condition or not len(e.windows) or e.recording.person not in labels:
+            continue
+        sims = e.windows.astype(np.float64) @ vectors.T  # [k, m]
+        own = labels == e.recording.person
+        mated.append(sims[:, own].ravel())
+        strangers.append(sims[:, ~own].ravel())
+    join = lambda xs: np.concatenate(xs) if xs else np.zeros(0)  # noqa: E731
+    return join(mated), join(strangers)
+
+
+def _quantiles(x: np.ndarray) -> dict[str, float]:
+    qs = (0.5, 0.9, 0.99, 0.999)
+    return {f"q{q:g}": round(float(np.quantile(x, q)), 4) for q in qs} | {"max": round(float(x.max()), 4)} \
+        if len(x) else {}
+
+
+def fit_threshold(strangers: np.ndarray, far: float) -> float | None:
+    """The cosine above which only a ``far`` share of stranger scores lie; None without strangers."""
+    return float(np.quantile(strangers, 1.0 - far, method="higher")) if len(strangers) else None
+
+
+def open_set(embedded: list[Embedded], gallery_condition: str, folds: list[list[str]], far: float) -> dict[str, Any]:
+    """The open-set threshold fitted on real strangers, and what it does on people it did not see.
+
+    On everyone: the threshold at false-match rate ``far`` per window-to-identity comparison (what
+    ``--write-threshold`` stores). Per fold: fitted on the other folds' people only (their windows
+    against their identities), then that fold's people's stranger scores give the false-match
+    rate actually met and their mated scores the share of true matches above it.
+    """
+    gal = build_gallery(embedded, gallery_condition)
+    mated, strangers = window_scores(embedded, gal, gallery_condition)
+    out: dict[str, Any] = {"far_target": far, "comparisons": {"mated": len(mated), "strangers": len(strangers)},
+                           "threshold": None if (t := fit_threshold(strangers, far)) is None else round(t, 4),
+                           "stranger_quantiles": _quantiles(strangers), "mated_quantiles": _quantiles(mated),
+                           "per_fold": []}
+    for f in folds:
+        train = {p for g in folds if g is not f for p in g}
+        t_fit = fit_threshold(window_scores(embedded, gal, gallery_condition, train)[1], far)
+        m, s = window_scores(embedded, gal, gallery_condition, set(f))
+        if t_fit is None or not len(s):
+            continue
+        out["per_fold"].append({"threshold": round(t_fit, 4), "far": round(float(np.mean(s >= t_fit)), 5),
+                                "tar": round(float(np.mean(m >= t_fit)), 4) if len(m) else None,
+                                "strangers": len(s), "mated": len(m)})
+    pf = out["per_fold"]
+    out["held_out"] = ({"far": round(float(np.mean([p["far"] for p in pf])), 5),
+                        "tar": round(float(np.mean([p["tar"] for p in pf if p["tar"] is not None] or [0.0])), 4)}
+                       if pf else None)
+    return out

@@ -7,7 +7,7 @@ models register their own names (``default``, ...) from :mod:`gait.model.torch_e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +25,18 @@ class Embedder(Protocol):
     def embed(self, windows: np.ndarray) -> np.ndarray:
         """Embed ``windows`` ``[b, n, 64, 44]`` into L2-normalised ``[b, dim]`` float32."""
         ...
+
+
+def embed_windows(embedder: Embedder, windows: Sequence[np.ndarray]) -> np.ndarray:
+    """Embed windows ``[n_i, 64, 44]`` whose lengths may differ (a short crossing's window is
+    shorter) into ``[k, dim]`` float32, in their order: one batch per length."""
+    out = np.zeros((len(windows), embedder.dim), np.float32)
+    by_len: dict[int, list[int]] = {}
+    for i, w in enumerate(windows):
+        by_len.setdefault(int(w.shape[0]), []).append(i)
+    for idx in by_len.values():
+        out[idx] = embedder.embed(np.stack([windows[i] for i in idx]).astype(np.float32))  # [b, dim]
+    return out
 
 
 _FACTORIES: dict[str, Callable[..., Embedder]] = {}

@@ -17,7 +17,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from gait.vision.learned import PersonMasks, component_over, overlaps, person_crop
+from gait.vision.learned import PersonMasks, component_over, merge_regions, overlaps, person_crop
 
 
 @dataclass(frozen=True)
@@ -47,14 +47,14 @@ class SegmentConfig:
     history: int = 300
     var_threshold: float = 16.0
     min_height_px: int = 36
-    max_height_frac: float = 0.8
+    max_height_frac: float = 0.98  # a close camera's walker may fill the frame's height
     min_aspect: float = 1.1
     max_aspect: float = 5.5
     min_fill: float = 0.25
     max_fg_frac: float = 0.4
     refine: bool = True
     hog: bool = False
-    silhouettes: Literal["mog2", "learned"] = "mog2"
+    silhouettes: Literal["mog2", "learned"] = "learned"
 
 
 @dataclass
@@ -150,14 +150,19 @@ class Segmenter:
             self.hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
         self.learned: PersonMasks | None = PersonMasks() if config.silhouettes == "learned" else None
         self.frames = 0
+        self.grey = False  # set on the first frame: a video without colour (see :func:`is_grey`)
         self.lighting_changes = 0
         self.last_fg: np.ndarray | None = None  # [sh, sw] low-res cleaned mask, for inspection
 
     def foreground(self, frame: np.ndarray) -> np.ndarray:
         """Low-resolution cleaned foreground ``[sh, sw]`` uint8 0/255 (shadows removed)."""
         small = cv2.resize(frame, (self.sw, self.sh), interpolation=self._interp)  # [sh, sw, 3]
+        if self.frames == 1:
+            self.grey = is_grey(small)
         raw = self.bg.apply(small)  # [sh, sw] 0 bg, 127 shadow, 255 fg
-        _, fg = cv2.threshold(raw, 200, 255, cv2.THRESH_BINARY)
+        # A shadow is told from a darker walker by its unchanged colour; a grey video has no colour,
+        # so there every darker pixel would be a "shadow", a dark-clad walker included.
+        _, fg = cv2.threshold(raw, 100 if self.grey else 200, 255, cv2.THRESH_BINARY)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open)
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close)
         return fg
@@ -175,28 +180,46 @@ class Segmenter:
             self.lighting_changes += self.frames >= 3
             return []
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-        dets: list[Detection] = []
         min_h_small = cfg.min_height_px / self.fy
+        blobs: list[tuple[int, tuple[int, int, int, int], int]] = []
         for i in range(1, n):
             x, y, w, h, area = (int(v) for v in stats[i])
             if h < 0.6 * min_h_small or area < 0.15 * min_h_small * min_h_small / 3:
                 continue  # specks: not even a fragment of a person
-            found = self._learned_detection(frame, (x, y, w, h)) if self.learned is not None else None
-            dets.extend(found if found is not None else self._detection(frame, labels, i, (x, y, w, h), area))
+            blobs.append((i, (x, y, w, h), area))
+        learned = self._learned_detections(frame, [b[1] for b in blobs]) if self.learned is not None else None
+        dets: list[Detection] = []
+        for k, (i, sbox, area) in enumerate(blobs):
+            found = learned[k] if learned is not None else None
+            dets.extend(found if found is not None else self._detection(frame, labels, i, sbox, area))
         return dets if self.learned is None else _without_duplicates(dets)
 
-    def _learned_detection(self, frame: np.ndarray, sbox: tuple[int, int, int, int]) -> list[Detection] | None:
-        """The person the learned model cuts around low-resolution blob ``sbox``; None where it sees
-        nobody over the blob (the background model's own cut is used then)."""
+    def _learned_detections(self, frame: np.ndarray,
+                            sboxes: list[tuple[int, int, int, int]]) -> list[list[Detection] | None]:
+        """For each low-resolution blob, the person the learned model cuts around it; None where it
+        sees nobody over the blob (the background model's own cut is used then). Blobs of one walker
+        share a crop, and crops share model calls (:meth:`PersonMasks.many`)."""
         assert self.learned is not None
-        x, y, w, h = sbox
-        blob = (int(x * self.fx), int(y * self.fy), int((x + w) * self.fx), int((y + h) * self.fy))
-        x0, y0, x1, y1 = person_crop(blob, (self.h, self.w))
-        if x1 - x0 < 8 or y1 - y0 < 16:
-            return None
-        prob = self.learned(np.ascontiguousarray(frame[y0:y1, x0:x1]))  # [ch, cw]
-        mask = component_over(prob, (blob[0] - x0, blob[1] - y0, blob[2] - x0, blob[3] - y0))
-        return None if mask is None else self._detections_in(frame, mask, x0, y0)
+        blobs = [(int(x * self.fx), int(y * self.fy), int((x + w) * self.fx), int((y + h) * self.fy))
+                 for x, y, w, h in sboxes]
+        regions = [person_crop(b, (self.h, self.w)) for b in blobs]
+        usable = [i for i, r in enumerate(regions) if r[2] - r[0] >= 8 and r[3] - r[1] >= 16]
+        merged, owners = merge_regions([regions[i] for i in usable])
+        owner: dict[int, int] = dict(zip(usable, owners, strict=True))  # blob -> its merged crop
+        spans = [(self.w, 0) for _ in merged]  # the blobs' column range in each merged crop
+        for i, k in owner.items():
+            x0, lo, hi = merged[k][0], *spans[k]
+            spans[k] = (min(lo, blobs[i][0] - x0), max(hi, blobs[i][2] - x0))
+        probs = self.learned.many([np.ascontiguousarray(frame[y0:y1, x0:x1]) for x0, y0, x1, y1 in merged], spans)
+        out: list[list[Detection] | None] = []
+        for i, blob in enumerate(blobs):
+            if i not in owner:
+                out.append(None)
+                continue
+            x0, y0, _, _ = merged[owner[i]]
+            mask = component_over(probs[owner[i]], (blob[0] - x0, blob[1] - y0, blob[2] - x0, blob[3] - y0))
+            out.append(None if mask is None else self._detections_in(frame, mask, x0, y0))
+        return out
 
     def _detection(self, frame: np.ndarray, labels: np.ndarray, label: int,
                    sbox: tuple[int, int, int, int], area: int) -> list[Detection]:
@@ -217,7 +240,7 @@ class Segmenter:
         up = cv2.resize(blob, (bw, bh), interpolation=cv2.INTER_LINEAR)  # [bh, bw]
         coarse[by0:by0 + bh, bx0:bx0 + bw] = up[: coarse.shape[0] - by0, : coarse.shape[1] - bx0]
         if self.full_bg is not None:
-            mask = refine_box(frame, self.full_bg, (X0, Y0, X1, Y1), coarse)
+            mask = refine_box(frame, self.full_bg, (X0, Y0, X1, Y1), coarse, shadows=not self.grey)
         else:
             mask = (coarse > 127).astype(np.uint8)  # [H, W] 0/1
         return self._detections_in(frame, mask, X0, Y0)
@@ -348,8 +371,15 @@ _K3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _K5 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
 
+def is_grey(image: np.ndarray) -> bool:
+    """True when BGR ``image`` ``[h, w, 3]`` carries no colour (a monochrome camera, an IR night
+    view): its channels differ by no more than compression noise."""
+    b, g, r = (image[..., i].astype(np.int16) for i in range(3))
+    return float(np.mean(np.abs(b - g) + np.abs(g - r))) < 2.0
+
+
 def refine_box(frame: np.ndarray, bg: FullResBackground, box: tuple[int, int, int, int],
-               coarse: np.ndarray) -> np.ndarray:
+               coarse: np.ndarray, shadows: bool = True) -> np.ndarray:
     """Full-resolution silhouette inside ``box``.
 
     Args:
@@ -357,6 +387,8 @@ def refine_box(frame: np.ndarray, bg: FullResBackground, box: tuple[int, int, in
         bg: the full-resolution background.
         box: ``(x0, y0, x1, y1)`` full-resolution corners of the region.
         coarse: ``[y1 - y0, x1 - x0]`` uint8 0..255, the low-resolution blob upsampled.
+        shadows: remove cast shadows (False on grey video, where a shadow cannot be told from
+            a darker person).
 
     Returns:
         ``[y1 - y0, x1 - x0]`` uint8 0/1 mask: pixels that differ from the background in colour,
@@ -376,7 +408,7 @@ def refine_box(frame: np.ndarray, bg: FullResBackground, box: tuple[int, int, in
     rmin = np.minimum(np.minimum(ratio[..., 0], ratio[..., 1]), ratio[..., 2])
     rmax = np.maximum(np.maximum(ratio[..., 0], ratio[..., 1]), ratio[..., 2])
     with np.errstate(invalid="ignore"):  # inf - inf where the background is black: not shadow
-        shadow = (rmin > _SHADOW_LO) & (rmax < _SHADOW_HI) & (rmax - rmin < 0.12)
+        shadow = (rmin > _SHADOW_LO) & (rmax < _SHADOW_HI) & (rmax - rmin < 0.12) & shadows
     near = cv2.dilate(coarse, _K5, iterations=2) > 0  # [H, W]
     core = cv2.erode(coarse, _K5) > 200
     return clean_silhouette(((hi & ~shadow & near) | core).astype(np.uint8))

@@ -58,16 +58,20 @@ def test_vtest_produces_plausible_windows(vtest_windows) -> None:
     assert stats.frames >= 200 and stats.windows == len(wins) >= 15
     assert stats.tracks >= 4 and stats.per_camera["vtest"]["error"] is None
     assert len({w.window_id for w in wins}) == len(wins)
+    settings = FramesSettings()
+    assert sum(len(w.silhouettes) == settings.window for w in wins) >= 0.8 * len(wins)  # most walk a whole window
     for w in wins:
-        assert w.silhouettes.shape == (30, 64, 44) and w.quality >= 0.7
-        assert w.ground_plane and w.frame_end - w.frame_start >= 29
+        n = len(w.silhouettes)  # a track ending early has a shorter window, never under min_window
+        assert settings.min_window <= n <= settings.window and w.silhouettes.shape[1:] == (64, 44)
+        assert w.quality >= 0.7
+        assert w.ground_plane and w.frame_end - w.frame_start >= n - 1
         assert np.median([b[3] / b[2] for b in w.boxes]) > 1.3  # upright people
         assert np.all(np.diff(w.timestamps) > 0)
 
 
 def test_windows_are_people_shaped_and_small_on_the_wire(vtest_windows) -> None:
     wins, _ = vtest_windows
-    fill = np.mean([w.silhouettes[w.silhouettes.reshape(30, -1).any(1)].mean() for w in wins])
+    fill = np.mean([w.silhouettes[w.silhouettes.reshape(len(w.silhouettes), -1).any(1)].mean() for w in wins])
     assert 0.15 < fill < 0.6  # a body covers part of its 64x44 frame, not all or nothing
     sizes = [len(w.to_bytes()) for w in wins]
     assert np.mean(sizes) < 3300

@@ -1,5 +1,7 @@
-"""Segmentation: a walker on a static background is found at full resolution; cars and
-lighting changes are not people."""
+"""Segmentation by the background model: a walker on a static background is found at full
+resolution; cars and lighting changes are not people. (These drawn scenes hold no real person
+for the learned segmenter to see: tests/integration/test_learned_silhouettes_vtest.py checks it
+on real video.)"""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def _person(img: np.ndarray, x: int, y: int, h: int = 90) -> None:
 
 def test_walker_detected_with_full_resolution_box() -> None:
     rng = np.random.default_rng(0)
-    seg = Segmenter(SegmentConfig(scale=0.5, min_height_px=30), (H, W))
+    seg = Segmenter(SegmentConfig(scale=0.5, min_height_px=30, silhouettes="mog2"), (H, W))
     for _ in range(30):
         seg(_scene(rng))
     dets = []
@@ -45,7 +47,7 @@ def test_walker_detected_with_full_resolution_box() -> None:
 
 def test_car_shaped_blob_is_not_a_confident_person() -> None:
     rng = np.random.default_rng(1)
-    seg = Segmenter(SegmentConfig(scale=0.5), (H, W))
+    seg = Segmenter(SegmentConfig(scale=0.5, silhouettes="mog2"), (H, W))
     for _ in range(30):
         seg(_scene(rng))
     img = _scene(rng)
@@ -55,7 +57,7 @@ def test_car_shaped_blob_is_not_a_confident_person() -> None:
 
 def test_global_lighting_change_yields_nothing() -> None:
     rng = np.random.default_rng(2)
-    seg = Segmenter(SegmentConfig(scale=0.5), (H, W))
+    seg = Segmenter(SegmentConfig(scale=0.5, silhouettes="mog2"), (H, W))
     for _ in range(30):
         seg(_scene(rng))
     bright = np.clip(_scene(rng).astype(np.int16) + 90, 0, 255).astype(np.uint8)
@@ -65,10 +67,36 @@ def test_global_lighting_change_yields_nothing() -> None:
 
 def test_knn_background_model_also_works() -> None:
     rng = np.random.default_rng(3)
-    seg = Segmenter(SegmentConfig(method="knn", scale=0.5, refine=False), (H, W))
+    seg = Segmenter(SegmentConfig(method="knn", scale=0.5, refine=False, silhouettes="mog2"), (H, W))
     for _ in range(30):
         seg(_scene(rng))
     img = _scene(rng)
     _person(img, 200, 260)
     dets = seg(img)
     assert len(dets) == 1 and dets[0].box[3] >= 80
+
+
+def test_a_dark_walker_on_grey_video_is_not_taken_for_a_shadow() -> None:
+    """Grey video has no colour to tell a shadow from a walker by: someone darker than the ground
+    (every channel alike, as on a monochrome camera) must still be found whole."""
+    rng = np.random.default_rng(4)
+    grey = lambda img: np.repeat(img[..., 1:2], 3, axis=2)  # noqa: E731 - a monochrome camera
+    seg = Segmenter(SegmentConfig(scale=0.5, min_height_px=30, silhouettes="mog2"), (H, W))
+    for _ in range(30):
+        seg(grey(_scene(rng)))
+    dets = []
+    for i in range(8):
+        img = _scene(rng)
+        h = 90
+        img[250 - h:250, 100 + 6 * i:124 + 6 * i] = 95  # a grey coat and trousers, 0.68 x the ground
+        dets = seg(grey(img))
+    assert seg.grey
+    assert len(dets) == 1 and abs(dets[0].box[3] - 90) <= 8 and dets[0].score >= 0.5
+
+
+def test_colour_video_is_not_grey() -> None:
+    from gait.vision.segment import is_grey
+
+    rng = np.random.default_rng(5)
+    assert not is_grey(_scene(rng))
+    assert is_grey(np.repeat(_scene(rng)[..., :1], 3, axis=2))

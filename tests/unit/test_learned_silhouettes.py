@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gait.vision.learned import component_over, overlaps, person_crop
+from gait.vision.learned import PersonMasks, component_over, merge_regions, overlaps, person_crop
 from gait.vision.segment import Detection, SegmentConfig, _without_duplicates
 from workers.frames.settings import FramesSettings
 
@@ -39,7 +39,52 @@ def test_two_blobs_of_one_walker_give_one_detection() -> None:
 
 
 def test_the_setting_reaches_the_segmenter(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert FramesSettings().segment_config().silhouettes == "learned"  # the default, by measurement
+    monkeypatch.setenv("GAITLINE_FRAMES_SILHOUETTES", "mog2")
     assert FramesSettings().segment_config().silhouettes == "mog2"
-    monkeypatch.setenv("GAITLINE_FRAMES_SILHOUETTES", "learned")
-    assert FramesSettings().segment_config().silhouettes == "learned"
-    assert SegmentConfig().silhouettes == "mog2"
+    assert SegmentConfig().silhouettes == "learned"
+
+
+class _BrightIsPerson(PersonMasks):
+    """A stand-in model: a pixel is a person where the crop is bright; counts its calls."""
+
+    def __init__(self) -> None:  # no interpreter
+        self.calls = 0
+
+    def __call__(self, crop: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return (crop[..., 2] > 127).astype(np.float32)
+
+
+def _crop(h: int, w: int, c0: int, c1: int) -> np.ndarray:
+    crop = np.zeros((h, w, 3), np.uint8)
+    crop[h // 8:h - 2, c0:c1] = 255  # the walker, columns c0..c1
+    return crop
+
+
+def test_two_walkers_in_the_middle_of_their_crops_share_one_model_call() -> None:
+    model = _BrightIsPerson()
+    a, b = _crop(200, 200, 80, 120), _crop(120, 120, 45, 75)
+    probs = model.many([a, b], [(80, 120), (45, 75)])
+    assert model.calls == 1
+    for crop, prob in zip((a, b), probs):
+        truth = crop[..., 2] > 127
+        assert prob.shape == crop.shape[:2]
+        assert ((prob > 0.5) == truth).mean() > 0.97  # each walker back in their own crop
+
+
+def test_a_crop_whose_blob_reaches_its_sides_runs_alone() -> None:
+    model = _BrightIsPerson()
+    wide, lone = _crop(100, 100, 10, 90), _crop(100, 100, 40, 60)
+    probs = model.many([wide, lone], [(10, 90), (40, 60)])
+    assert model.calls == 2  # the wide one alone, and the narrow one has no partner left
+    assert (probs[0] > 0.5).sum() == (wide[..., 2] > 127).sum()
+    assert model.many([lone], [(40, 60)])[0].shape == (100, 100) and model.calls == 3
+
+
+def test_blobs_of_one_walker_are_segmented_in_one_crop() -> None:
+    legs, torso, other = (100, 150, 140, 200), (102, 100, 138, 150), (400, 100, 440, 200)
+    regions = [person_crop(b, (480, 640)) for b in (legs, torso, other)]
+    merged, owner = merge_regions(regions)
+    assert owner == [0, 0, 1] and merged[1] == regions[2]
+    assert merged[0] == tuple(f(a, b) for f, a, b in zip((min, min, max, max), regions[0], regions[1]))

@@ -75,7 +75,7 @@ class CameraWorker:
         first_id = int(time.time() * 10) if source.live else 0  # live ids stay unique across restarts
         self.tracker = Tracker(settings.tracker_config(camera.fps), self.h, first_id=first_id)
         self.builder = WindowBuilder(camera, settings.window, settings.stride, settings.min_quality,
-                                     settings.max_gap_frames, emit, self._dropped)
+                                     settings.max_gap_frames, emit, self._dropped, settings.min_window)
         self.frames = 0
         self.error: str | None = None
         self.started = time.monotonic()
@@ -124,7 +124,7 @@ class CameraWorker:
                         break
         finally:
             self.source.close()
-            self.builder.flush()
+            self.builder.flush(self.tracker.ground)
             if m is not None:
                 for reason, n in self.source.counters.skipped.items():
                     m.frames_skipped.labels(cam, reason).inc(n)

@@ -20,6 +20,10 @@ class FramesSettings(BaseSettings):
     window: int = Field(30, ge=4, le=1024, description="GAITLINE_FRAMES_WINDOW: frames per window")
     stride: int = Field(15, ge=1, le=1024,
                         description="GAITLINE_FRAMES_STRIDE: frames between the starts of two windows")
+    min_window: int = Field(20, ge=4, le=1024, description="GAITLINE_FRAMES_MIN_WINDOW: a track that ends "
+                            "before it fills a window still gets one of every frame seen, if it has at least "
+                            "this many (a short crossing of a close camera's view); at or above "
+                            "GAITLINE_FRAMES_WINDOW: no short windows")
     min_quality: float = Field(0.7, ge=0, le=1, description="GAITLINE_FRAMES_MIN_QUALITY: windows whose "
                                "share of plausible silhouettes is lower are dropped and counted")
     max_gap_frames: int = Field(3, ge=0, description="GAITLINE_FRAMES_MAX_GAP_FRAMES: a track unseen "
@@ -36,9 +40,10 @@ class FramesSettings(BaseSettings):
     hog: bool = Field(False, description="GAITLINE_FRAMES_HOG: confirm boxes with OpenCV's HOG people "
                       "detector (slower)")
     silhouettes: Literal["mog2", "learned"] = Field(
-        "mog2", description="GAITLINE_FRAMES_SILHOUETTES: who cuts each walker's silhouette once motion has "
-        "found them: mog2 = the background model; learned = a person segmentation trained on real people, "
-        "in a crop around each moving blob (gait/vision/learned.py)")
+        "learned", description="GAITLINE_FRAMES_SILHOUETTES: who cuts each walker's silhouette once motion has "
+        "found them: learned = a person segmentation trained on real people, in a crop around each moving "
+        "blob (gait/vision/learned.py); mog2 = the background model alone (faster, but it loses bodies "
+        "whose colour is close to the background; see docs/evaluation.md)")
     min_hits: int = Field(3, ge=1, description="GAITLINE_FRAMES_MIN_HITS: frames that confirm a track")
     max_lost_s: float = Field(1.5, ge=0, description="GAITLINE_FRAMES_MAX_LOST_S: seconds a track "
                               "coasts through an occlusion before it ends")

@@ -2,7 +2,10 @@
 
 A window holds ``window`` consecutive observations of one track (frames where the track was
 coasting through an occlusion are left out; a gap longer than ``max_gap`` restarts the buffer,
-since gait needs a continuous walk). Each frame's silhouette is checked for temporal
+since gait needs a continuous walk). A walker seen for less than a window (a short crossing of a
+close camera's view) still gets one window, of every frame seen, when the track ends with at
+least ``min_window`` new frames: the model pools over a window's frames as a set, so its length
+may vary. Each frame's silhouette is checked for temporal
 consistency with the track (a box suddenly much shorter or wider is a merge with another
 walker or a half-vanished body) and pretreated to 64x44; implausible frames become all-zero
 silhouettes and lower the window's quality.
@@ -74,11 +77,15 @@ class WindowBuilder:
     """Turns per-frame confirmed tracks into windows and hands them to ``emit``."""
 
     def __init__(self, camera: Camera, window: int, stride: int, min_quality: float, max_gap: int,
-                 emit: Callable[[TrackletWindow], None], on_drop: Callable[[str], None]) -> None:
+                 emit: Callable[[TrackletWindow], None], on_drop: Callable[[str], None],
+                 min_window: int | None = None) -> None:
         """Args: camera: its config; window/stride: frames; min_quality: drop threshold;
-        max_gap: frames a track may be unseen inside a window; emit: sink; on_drop(reason)."""
+        max_gap: frames a track may be unseen inside a window; emit: sink; on_drop(reason);
+        min_window: fewest frames of the window a track that ends early still gets (None: ``window``,
+        no short windows)."""
         self.camera = camera
         self.window = window
+        self.min_window = window if min_window is None else min(min_window, window)
         self.stride = stride
         self.min_quality = min_quality
         self.max_gap = max_gap
@@ -100,7 +107,8 @@ class WindowBuilder:
             if buf is None:
                 buf = self.buffers[t.id] = _TrackBuffer(self.window)
             if buf.last_index >= 0 and frame.index - buf.last_index > self.max_gap + 1:
-                buf.entries.clear()  # too long unseen: a window must be a continuous walk
+                self._emit_short(t.id, buf, ground)  # too long unseen: a window must be a continuous walk
+                buf.entries.clear()
                 buf.since_emit = 0
             buf.last_index = frame.index
             sil = self._silhouette(buf, det.box, det.mask)
@@ -112,7 +120,13 @@ class WindowBuilder:
                 self._emit(t.id, list(buf.entries), ground)
                 buf.since_emit = 0
         for tid in [k for k in self.buffers if k not in alive]:
-            del self.buffers[tid]  # the track died: its partial window is not a window
+            self._emit_short(tid, self.buffers.pop(tid), ground)  # the track died
+
+    def _emit_short(self, track_id: int, buf: _TrackBuffer, ground: bool) -> None:
+        """The run a track ends (or breaks) with, when no full window covered it and it is long
+        enough to show a gait: a short crossing still gets its window."""
+        if len(buf.entries) < self.window and buf.since_emit >= self.min_window:
+            self._emit(track_id, list(buf.entries), ground)
 
     def _silhouette(self, buf: _TrackBuffer, box: tuple[int, int, int, int],
                     mask: np.ndarray) -> np.ndarray | None:
@@ -158,6 +172,9 @@ class WindowBuilder:
         self.windows += 1
         self.emit(win)
 
-    def flush(self) -> None:
-        """End of stream: windows are emitted as soon as complete, so nothing partial is kept."""
+    def flush(self, ground: bool = False) -> None:
+        """End of stream: full windows were emitted as soon as complete; each track's short run
+        (see :meth:`_emit_short`) is emitted now."""
+        for tid, buf in list(self.buffers.items()):
+            self._emit_short(tid, buf, ground)
         self.buffers.clear()
