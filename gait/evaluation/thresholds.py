@@ -46,11 +46,8 @@ def calibrate(model: Embedder, dataset: Path, window: int = 30, far: float = 0.0
             "stranger_quantiles": sq, "mated_quantiles": mq, "split": note, "dataset": str(Path(dataset).resolve())}
 
 
-def write_threshold(model: Embedder, requested: str, result: dict[str, Any], command: str) -> tuple[Path, str]:
-    """Store ``result`` (from :func:`calibrate`) in the checkpoint behind ``model``; returns (file, kind).
-
-    ``requested`` is what ``--model`` named: a shipped model's name or a checkpoint file.
-    """
+def _checkpoint_and_kind(model: Embedder, requested: str) -> tuple[Path, str]:
+    """The checkpoint file behind ``model`` and the kind of vectors it sends."""
     path = Path(requested) if Path(requested).is_file() else checkpoint_for(getattr(model, "name", requested))
     if path is None:
         raise MissingCheckpointError(f"model {requested!r} has no checkpoint to write a threshold into "
@@ -58,11 +55,40 @@ def write_threshold(model: Embedder, requested: str, result: dict[str, Any], com
     import torch
 
     config = torch.load(path, map_location="cpu", weights_only=True)["config"]
-    name = getattr(model, "name", requested)
-    kind = kind_of(name, {"config": config})
+    return path, kind_of(getattr(model, "name", requested), {"config": config})
+
+
+def write_threshold(model: Embedder, requested: str, result: dict[str, Any], command: str) -> tuple[Path, str]:
+    """Store ``result`` (from :func:`calibrate`) in the checkpoint behind ``model``; returns (file, kind).
+
+    ``requested`` is what ``--model`` named: a shipped model's name or a checkpoint file.
+    """
+    path, kind = _checkpoint_and_kind(model, requested)
     record = {k: result[k] for k in ("threshold", "far", "window", "windows", "subjects", "dataset",
                                      "stranger_quantiles", "mated_quantiles", "mated_accepted")}
     record["rule"] = f"strangers' window-pair cosine quantile at 1 - far ({result['far']:g})"
     record["command"] = command
+    write_calibration(path, kind, record)
+    return path, kind
+
+
+def write_real_threshold(model: Embedder, requested: str, open_set: dict[str, Any], dataset: str,
+                         people: int, command: str) -> tuple[Path, str]:
+    """Store the threshold ``gaitline eval real`` fitted on real strangers (its ``open_set`` result)
+    in the checkpoint behind ``model``; the calibration it replaces is kept inside the record
+    (``replaced``). Returns (file, kind)."""
+    path, kind = _checkpoint_and_kind(model, requested)
+    if open_set.get("threshold") is None:
+        raise MissingCheckpointError(f"{dataset}: no stranger scores to fit a threshold on")
+    from gait.model.calibration import calibration
+
+    before = calibration(getattr(model, "name", requested)) if not Path(requested).is_file() else None
+    record = {"threshold": open_set["threshold"], "far": open_set["far_target"], "source": "real",
+              "rule": f"real strangers' window-to-identity cosine quantile at 1 - far ({open_set['far_target']:g})",
+              "dataset": dataset, "people": people, "comparisons": open_set["comparisons"],
+              "stranger_quantiles": open_set["stranger_quantiles"], "mated_quantiles": open_set["mated_quantiles"],
+              "held_out": open_set["held_out"], "per_fold": open_set["per_fold"], "command": command}
+    if before:
+        record["replaced"] = {k: v for k, v in before.items() if k != "replaced"}
     write_calibration(path, kind, record)
     return path, kind

@@ -107,6 +107,13 @@ def real(dataset: Path | None = typer.Option(None, "--dataset", help="folder of 
                                            "the gallery stays everyone's"),
          cache: Path | None = typer.Option(None, "--cache", help="folder keeping each recording's windows, so "
                                            "another model skips the frames stage"),
+         far: float = typer.Option(1e-3, "--far", min=0.0, max=0.5, help="false-match rate per window-to-identity "
+                                   "comparison the open-set threshold is fitted at"),
+         write: bool = typer.Option(False, "--write-threshold", help="store the threshold fitted on "
+                                              "these recordings' strangers in --model's checkpoint, where the "
+                                              "identity service reads it (every person probed: no --people)"),
+         out: Path | None = typer.Option(None, "--out", help="also write the result with the host and the "
+                                         "command to this JSON file (e.g. bench/results/eval-real-kth-dev.json)"),
          json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
     """Rank-1 on labelled real recordings: frames stage → windows → model, as analyze and the agents run them."""
     from gait.evaluation.real import BASELINES_REAL, conditions_of, evaluate, load_dataset
@@ -121,12 +128,31 @@ def real(dataset: Path | None = typer.Option(None, "--dataset", help="folder of 
         how = "cache" if w.cached else f"{w.frames} frames"
         typer.echo(f"{w.recording.name}: {len(w)} windows ({how}, {seconds:.1f} s)", err=True)
 
-    res = evaluate(recs, names, gallery, folds=folds, seed=seed, people=chosen, cache=cache, progress=progress)
+    if write and chosen is not None:
+        raise typer.BadParameter("a threshold is fitted on every person's strangers: drop --people",
+                                 param_hint="--write-threshold")
+    res = evaluate(recs, names, gallery, folds=folds, seed=seed, people=chosen, cache=cache, progress=progress,
+                   far=far)
     res = {"dataset": str(manifest or dataset), "skipped_files": skipped, **res}
+    if write:
+        from gait.evaluation.real import model_for
+        from gait.evaluation.thresholds import write_real_threshold
+
+        source = ["--manifest", str(manifest)] if manifest else ["--dataset", str(dataset)]
+        command = shlex.join(["gaitline", "eval", "real", *source, "--model", model, "--gallery-condition", gallery,
+                              "--folds", str(folds), "--seed", str(seed), "--far", f"{far:g}", "--write-threshold"])
+        path, kind = write_real_threshold(model_for(model), model, res["models"][model]["open_set"],
+                                          str(manifest or dataset), res["people"], command)
+        res["written"] = {"checkpoint": str(path), "kind": kind}
+        typer.echo(f"written to {path} as the {kind} threshold")
     if skipped:
         typer.echo(f"left out {len(skipped)} videos not named personNN_..._dK: {', '.join(skipped)}")
     typer.echo(real_table(res))
     typer.echo(f"took {res['seconds']:.1f} s")
+    if out is not None:
+        from bench.results import save_result
+
+        save_result("eval-real", res, out)
     if json_out:
         typer.echo(json.dumps(res))
 

@@ -18,7 +18,7 @@ from api.auth import TokenBook, issue_token
 from api.metrics import ApiMetrics
 from api.probe import ProbeSettings, kafka_gallery
 from api.server import Api, make_server
-from gait.model.registry import get_embedder
+from gait.model.registry import embed_windows, get_embedder
 from store.db import Store
 from streams.clients import send_records
 from streams.topics import GALLERY
@@ -63,7 +63,7 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     entries = []
     for tid in longest:
-        v = emb.embed(np.stack([w.silhouettes for w in by_track[tid]])).mean(axis=0)
+        v = embed_windows(emb, [w.silhouettes for w in by_track[tid]]).mean(axis=0)
         now = time.time()
         entries.append(gallery_entry(v, identity_id=f"p-track{tid}", model=emb.name, model_version=emb.version,
                                      n_sightings=len(by_track[tid]), created_at=now, last_camera_id="vtest",
@@ -86,19 +86,28 @@ def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> Non
         assert res["gallery_size"] == 3 and res["model"] == emb.name
         found = {t["track"]: t for t in res["tracks"]}
         for tid in longest:  # the same frames give the same tracks: each finds its own identity
-            assert found[tid]["match"] == f"p-track{tid}", found[tid]
-            # at the threshold calibrated on simulated strangers (p99.99), real footage clears it
-            # less often: 40-100 % of a track's windows accept their own identity here. A window
-            # can prefer another walker seen from the same side: the longest track turns round at
-            # the far end, and 3 of its 14 windows, walking left, prefer a track that crossed
-            # leftwards just before it (its own identity: 11); its own identity must win 2:1
+            # first, far ahead of the others. Whether its windows also clear the threshold calibrated on
+            # real strangers (false-match rate 1e-3 per comparison) is another matter: real windows of
+            # one walker score about 0.75 against their own mean, under it, so the search may name no
+            # match and list the candidates; it never names someone else
             own, *others = found[tid]["candidates"]
-            assert own["share"] >= 1 / 3, found[tid]
-            assert all(own["windows_accepted"] >= 2 * c["windows_accepted"] for c in others), found[tid]
+            assert own["identity"] == f"p-track{tid}", found[tid]
             assert all(own["mean_similarity"] > c["mean_similarity"] + 0.2 for c in others), found[tid]
-            assert found[tid]["seen"]["cameras"] == ["vtest"]
+            assert all(own["windows_accepted"] >= c["windows_accepted"] for c in others), found[tid]
+            assert found[tid]["match"] in (None, own["identity"]), found[tid]
         audit = {(e.action, e.subject) for e in store.audit_log()}
         assert ("api.probe", f"clip:{res['clip']}") in audit
+        assert {("api.probe.match", t["match"]) for t in res["tracks"] if t["match"]} <= audit
+
+        # a site that accepts more false matches for fewer misses lowers the threshold: now every
+        # walker is named, and each naming is audited as a search for that person
+        api.probe = ProbeSettings(max_bytes=clip.stat().st_size + 10, threshold=0.6)
+        code, res = _post(f"{base}?reason=incident%2019", clip.read_bytes(), operator)
+        assert code == 200, res
+        found = {t["track"]: t for t in res["tracks"]}
+        assert all(found[tid]["match"] == f"p-track{tid}" for tid in longest), found
+        assert all(found[tid]["seen"]["cameras"] == ["vtest"] for tid in longest), found
+        audit = {(e.action, e.subject) for e in store.audit_log()}
         assert {("api.probe.match", f"p-track{t}") for t in longest} <= audit
 
         assert _post(f"{base}?reason=incident%2019", b"not a video at all", operator)[0] == 400

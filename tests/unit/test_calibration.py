@@ -63,7 +63,10 @@ def test_the_shipped_default_carries_its_threshold_and_how_it_was_measured() -> 
     record = cal.calibration("default")
     assert record is not None, "gait/checkpoints/default.pt has no open-set calibration"
     assert -1.0 < record["threshold"] < 1.0
-    assert record["far"] > 0 and "eval threshold" in record["command"]
+    # fitted on real strangers (gaitline eval real --write-threshold), with what it does on held-out people
+    assert record["far"] > 0 and record["source"] == "real" and "eval real" in record["command"]
+    assert record["held_out"]["far"] >= 0 and record["comparisons"]["strangers"] > 1000
+    assert "eval threshold" in record["replaced"]["command"]  # the simulator's calibration it replaced
 
 
 def test_eval_threshold_write_stores_what_it_measured(shipped: Path) -> None:

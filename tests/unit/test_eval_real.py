@@ -253,6 +253,18 @@ def test_eval_real_on_rendered_walkers(walkset: Path, tmp_path: Path, monkeypatc
     out2 = json.loads(again.output.strip().splitlines()[-1])
     assert out2["frames"]["cached"] == 7 and out2["frames"]["windows"] == fr["windows"]
     assert list(out2["models"]) == [str(ckpt), "baseline", "trivial"] and out2["model"] == str(ckpt)
+
+    refused = CliRunner().invoke(app, [*args, "--model", str(ckpt), "--people", "person01", "--write-threshold"])
+    assert refused.exit_code == 2 and "--people" in refused.output
+    wrote = CliRunner().invoke(app, [*args, "--model", str(ckpt), "--far", "0.05", "--write-threshold"])
+    assert wrote.exit_code == 0, wrote.output
+    out3 = json.loads(wrote.output.strip().splitlines()[-1])
+    import torch
+
+    stored = torch.load(ckpt, weights_only=True)["meta"]["open_set"][out3["written"]["kind"]]
+    fitted = out3["models"][str(ckpt)]["open_set"]
+    assert stored["threshold"] == fitted["threshold"] and stored["far"] == 0.05 and stored["source"] == "real"
+    assert "--write-threshold" in stored["command"] and stored["people"] == 3
     assert out2["models"][str(ckpt)]["dim"] == 8 and out2["probe_people"] == ["person01", "person02"]
     assert out2["models"][str(ckpt)]["conditions"]["d3"]["recordings"] == 2
     assert out2["models"]["baseline"]["halves"]["recordings"] == 2
