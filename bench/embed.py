@@ -46,6 +46,19 @@ def _embedder(profile: str, device: str, max_batch: int, precision: str = "auto"
                          precision=precision, compile=compile)
 
 
+def flops_per_window(profile: str, frames: int = 30) -> int:
+    """Floating-point operations (a multiply-add counts 2) the embedder spends on one window of
+    ``frames`` frames, counted by torch's FLOP counter over the real inference path in fp32 (the
+    backbone, pooling, projection and, where the checkpoint reads it, the mirrored window)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    emb = _embedder(profile, "cpu", max_batch=1, precision="fp32", compile=False)
+    window = np.ones((1, frames, 64, 44), np.uint8)
+    with FlopCounterMode(display=False) as counter:
+        emb.embed(window)
+    return int(counter.get_total_flops())
+
+
 def measure(profile: str, device: str, batch: int, frames: int = 30, seconds: float = 3.0,
             min_rounds: int = 2, precision: str = "auto", compile: bool | None = None) -> dict[str, Any]:
     """Time ``embed`` on random windows of ``batch`` x ``frames`` frames.
@@ -140,7 +153,10 @@ def embed(
                                "ms_per_window": first["ms_per_window"], "profile": profile,
                                "precision": first["precision"], "compiled": first["compiled"],
                                "threads": threads, "batch": first["batch"], "frames": 30,
-                               "allocator": in_effect()}
+                               "allocator": in_effect(), "gflops_per_window": round(flops_per_window(profile) / 1e9, 3)}
+    # what the measured rate is in arithmetic: the share of a GPU's peak is this over its datasheet peak
+    summary["achieved_gflops_per_s"] = {d: round(m["windows_per_s"] * summary["gflops_per_window"], 1)
+                                        for d, m in main.items()}
     if "cuda" in main and devices[0] != "cuda":
         summary["cuda"] = main["cuda"]
     if fp32:
