@@ -2,7 +2,9 @@
 
 frames stage in-process (:func:`workers.frames.cameras.run_cameras` on a one-camera network) →
 windows collected per track → gait model → per track: gait parameters (cadence, speed,
-step and stride length) over time as PNG plots, a JSON report, and with ``--gallery`` the
+step and stride length) over time as PNG plots, with pose (on by default) the keypoint
+parameters (joint-angle ranges, step width, asymmetry, double support) and a joint-angle plot,
+a JSON report, and with ``--gallery`` the
 best match in a local gallery file; ``--enrol NAME`` adds a track to that gallery.
 
 Gallery file (``.npz``): ``names`` [m] str, ``vectors`` [m, dim] float32 (unit norm),
@@ -185,7 +187,7 @@ DEFAULT_THRESHOLD = 0.85  # per-track means are steadier than windows: the track
 
 def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path("analysis"),
                       enrol: str | None = None, model: str = "default", track: int | None = None,
-                      threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any]:
+                      threshold: float = DEFAULT_THRESHOLD, pose: bool = True) -> dict[str, Any]:
     """Analyse one recording and write ``out/report.json`` and one plot per track; returns the report.
 
     Args:
@@ -196,6 +198,8 @@ def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path
         model: embedder name.
         track: the track to enrol (default: the one with most windows).
         threshold: cosine similarity of track means needed to call a gallery match.
+        pose: run the pose model on each track for the keypoint parameters (joint angles, step
+            width, asymmetry, double support; see :mod:`workers.analyze_pose`) and their plot.
     """
     if enrol is not None and gallery is None:
         raise AnalyzeError("--enrol needs --gallery FILE (where to add the track)")
@@ -205,6 +209,11 @@ def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path
     loaded = network_for(video, fps)
     by_track, stats = collect_windows(loaded, total)
     vecs, emb = _embed_tracks(by_track, model) if by_track else ({}, None)
+    poses: dict[int, Any] = {}
+    if pose and by_track:
+        from workers.analyze_pose import track_keypoints
+
+        poses = track_keypoints(video, by_track)
     if gal is not None and gal["names"] and emb is not None and (gal["model"], gal["vectors"].shape[1]) != (
             emb.name, emb.dim):
         raise AnalyzeError(f"gallery {gallery} was built with model {gal['model']!r} "
@@ -218,6 +227,12 @@ def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path
         entry: dict[str, Any] = {"track_id": tid, "windows": len(ws), "frame_start": ws[0].frame_start,
                                  "frame_end": ws[-1].frame_end, "quality": round(float(np.mean(
                                      [w.quality for w in ws])), 3), "plot": plot, **_summary(ws, fps)}
+        if tid in poses:
+            from workers.analyze_pose import plot_pose, pose_summary
+
+            entry["pose"] = pose_summary(poses[tid], ws, loaded.network.cameras[0].homography_matrix())
+            entry["pose_plot"] = f"track_{tid}_pose.png"
+            plot_pose(tid, poses[tid], out / entry["pose_plot"], fps)
         if gal is not None and gal["names"]:
             sims = gal["vectors"] @ vecs[tid]  # [m]
             best = int(np.argmax(sims))
@@ -241,6 +256,7 @@ def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path
               "frames": stats.frames, "windows": stats.windows, "windows_dropped": stats.windows_dropped,
               "model": getattr(emb, "name", model), "model_version": getattr(emb, "version", None),
               "gallery": str(gallery) if gallery else None, "threshold": threshold, "enrolled": enrolled,
+              "pose": bool(pose),
               "seconds": round(time.monotonic() - t_start, 1), "tracks": tracks}
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
     return report

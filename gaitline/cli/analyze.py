@@ -18,8 +18,10 @@ def analyze(
     track: int | None = typer.Option(None, help="track to enrol (default: the one with most windows)"),
     threshold: float = typer.Option(DEFAULT_THRESHOLD, help="cosine similarity of two tracks' mean vectors "
                                     "needed to call a gallery match (see docs/evaluation.md)"),
+    pose: bool = typer.Option(True, "--pose/--no-pose", help="run the pose model on each track for joint angles, "
+                              "step width, asymmetry and double support (docs/gait-parameters.md); slower"),
 ) -> None:
     """Analyse one recording: tracks, gait parameters with plots, gallery matches; no Kafka needed."""
-    report = analyze_recording(video, gallery, out, enrol, model, track, threshold)
+    report = analyze_recording(video, gallery, out, enrol, model, track, threshold, pose)
     typer.echo(f"{len(report['tracks'])} tracks, {report['windows']} windows from {report['frames']} frames; "
                f"report {out / 'report.json'}")
