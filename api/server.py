@@ -153,6 +153,20 @@ class Api:
         except ApiError as exc:
             return exc.status, "application/json", json.dumps({"error": str(exc)}).encode(), route
 
+    def refuse_before_body(self, method: str, target: str,
+                           auth_header: str | None) -> tuple[HTTPStatus, str, bytes, str] | None:
+        """The answer to a request that carries a body, given before the body is read: None when the body
+        should be read (a clip search by an authenticated caller), else the full answer (401 for a
+        missing or unknown token, or the route's own answer, which never reads a body)."""
+        path = urlsplit(target).path.rstrip("/") or "/"
+        if method != "POST" or path != "/api/v1/search":
+            return self.handle(method, target, auth_header)
+        try:
+            self._authenticate(auth_header)
+        except ApiError as exc:
+            return exc.status, "application/json", json.dumps({"error": str(exc)}).encode(), "/api/v1/search"
+        return None
+
     def _route(self, method: str, path: str,
                body: bytes) -> tuple[str, Callable[[Principal, dict[str, str]], Any], str | None]:
         parts = path.removeprefix("/api/v1/").split("/")
@@ -253,11 +267,42 @@ class Api:
                              "reason": r.reason, "detail": json.loads(r.detail or "{}")} for r in rows]}
 
 
-def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
-    """An HTTP server for ``api`` (port 0 = any free port: see ``server.server_address``)."""
+class _BoundedServer(ThreadingHTTPServer):
+    """A threading HTTP server with at most ``max_threads`` connections served at once: the next one
+    waits in the listen backlog (idle connections free their thread after the handler's socket timeout)."""
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_threads: int) -> None:
+        self._slots = threading.BoundedSemaphore(max_threads)
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def make_server(api: Api, host: str, port: int, timeout_s: float = 10.0, max_threads: int = 32) -> ThreadingHTTPServer:
+    """An HTTP server for ``api`` (port 0 = any free port: see ``server.server_address``).
+
+    Args:
+        api: the routes.
+        host, port: where to listen.
+        timeout_s: a connection that sends nothing for this long is closed (slow or idle clients).
+        max_threads: most connections served at once.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "gaitline-api"
+        timeout = timeout_s  # socketserver sets it on the connection: a silent client cannot hold a thread
 
         def _answer(self) -> None:
             t0 = time.perf_counter()
@@ -283,6 +328,11 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
                 length = -1
+            if length != 0:  # a body is read (or drained) only for a caller whose token is good
+                early = api.refuse_before_body(self.command, self.path, self.headers.get("Authorization"))
+                if early is not None:
+                    self.close_connection = True  # the unread body must not be taken for the next request
+                    return early
             if not 0 <= length <= api.probe.max_bytes:
                 if 0 < length <= api.probe.max_bytes + _DRAIN_MAX:
                     while length > 0:  # read what was sent so the client hears the 413 instead of a reset
@@ -304,7 +354,7 @@ def make_server(api: Api, host: str, port: int) -> ThreadingHTTPServer:
             # the access log names routes, not query strings: those hold ids and reasons
             log.info("%s %s %s", self.address_string(), self.command, urlsplit(self.path).path.split("/identities/")[0])
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = _BoundedServer((host, port), Handler, max_threads)
     server.daemon_threads = False  # server_close waits for answers in flight (SIGTERM drains)
     return server
 

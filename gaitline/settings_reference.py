@@ -32,10 +32,12 @@ from pydantic_settings import BaseSettings
 SETTINGS_CLASSES: tuple[str, ...] = (
     "streams.settings:KafkaSettings",
     "streams.settings:BrokerSettings",
+    "streams.settings:StreamsSettings",
     "workers.frames.settings:FramesSettings",
     "workers.embed.settings:EmbedSettings",
     "index.settings:IndexSettings",
     "workers.track.settings:TrackSettings",
+    "gaitline.logs:LogSettings",
 )
 """``module:class`` of every pydantic-settings class, in data-path order."""
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 from index.gallery import Gallery
 from index.gating import TransitGate
 from index.metrics import IndexMetrics
 from index.settings import IndexSettings
 from streams.agents import Output, Record, dead_letter_output, decode_all
+from streams.exceptions import SchemaError
 from streams.schemas import Embedding, GalleryEntry, Sighting
 from streams.topics import GALLERY, SIGHTINGS
 
@@ -34,19 +36,38 @@ _MEMORY = 20_000
 DEFAULT_THRESHOLD = 0.80
 
 
+@dataclass
+class DecisionLog:
+    """Identity decisions already published on ``sightings.v1`` (read back at start, :func:`index.replay.
+    recent_decisions`): which identity each window got, and the identity of each recent track.
+
+    A window read again after a crash (its embedding was not committed) keeps the decision it got
+    the first time and does not update the gallery twice; a track that was being followed keeps its
+    identity instead of enrolling a second one."""
+
+    windows: dict[str, str] = field(default_factory=dict)  # window id -> identity id
+    tracks: dict[tuple[str, int], str] = field(default_factory=dict)  # (camera, track) -> identity, oldest first
+
+
 class IdentityMatcher:
     """The index stage's handler; keeps the gallery and a bounded memory of tracks and windows."""
 
     def __init__(self, settings: IndexSettings, gallery: Gallery | None = None,
                  metrics: IndexMetrics | None = None, gate: TransitGate | None = None,
-                 last_seen: dict[str, tuple[str, float]] | None = None) -> None:
+                 last_seen: dict[str, tuple[str, float]] | None = None,
+                 decisions: DecisionLog | None = None) -> None:
         self.settings = settings
         self.gallery = gallery
         self.metrics = metrics
         self.gate = gate or TransitGate(None)
         self.last_seen: dict[str, tuple[str, float]] = last_seen or {}
         self._tracks: OrderedDict[tuple[str, int], str] = OrderedDict()
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen: OrderedDict[str, str | None] = OrderedDict()  # window id -> the identity it was given
+        for wid, ident in (decisions.windows.items() if decisions else ()):
+            _remember(self._seen, wid, ident)
+        for key, ident in (decisions.tracks.items() if decisions else ()):
+            if self.gallery is not None and ident in self.gallery:
+                _remember(self._tracks, key, ident)
         self._watermark = max((t for _, t in self.last_seen.values()), default=0.0)  # newest window end seen
         self._next_expiry = 0.0
         self._rebuilds_counted = 0  # builds of this process's gallery already on the counter
@@ -82,12 +103,50 @@ class IdentityMatcher:
         return outs
 
     def on_gallery_log(self, records: list[Record]) -> list[Output]:
-        """Handle ``gallery.v1`` records: a tombstone (``gaitline forget``) removes the identity."""
+        """Handle ``gallery.v1`` records: a tombstone (``gaitline forget``) removes the identity.
+
+        An identity this index still held is tombstoned again, by the index, after it is gone from
+        memory: an update it decided before the tombstone reached it, but published after the
+        tombstone, would otherwise be the key's last record, win compaction and bring the person
+        back at the next replay. Its own second tombstone finds nothing to remove, so this stops there.
+        """
+        outputs: list[Output] = []
         with self._lock:
             for rec in records:
-                if rec.value is None and rec.key:
-                    self.forget(rec.key.decode("utf-8", "replace"))
-        return []
+                if rec.value is None and rec.key and self.forget(rec.key.decode("utf-8", "replace")):
+                    outputs.append(Output(GALLERY, rec.key, None))
+        return outputs
+
+    def on_gallery_entries(self, records: list[Record]) -> list[Output]:
+        """Apply every ``gallery.v1`` record, whoever wrote it (each index instance follows the whole log).
+
+        A tombstone is :meth:`on_gallery_log`'s; an entry another instance wrote (its identity unknown
+        here, or with more sightings than this instance has counted) replaces the local vector, so an
+        identity enrolled in another instance's regions is matched here too. This instance's own
+        entries come back with the count it already has and are skipped.
+        """
+        outputs: list[Output] = []
+        for rec in records:
+            if rec.value is None:
+                outputs.extend(self.on_gallery_log([rec]))
+                continue
+            try:
+                entry = GalleryEntry.from_bytes(rec.value)
+            except SchemaError:
+                continue
+            with self._lock:
+                g = self.gallery
+                if g is None:
+                    self.gallery = g = Gallery(entry.dim, entry.model, entry.model_version, self.settings.ann())
+                if (entry.model, entry.model_version) != (g.model, g.model_version) or entry.dim != g.dim:
+                    continue
+                if entry.identity_id in g and entry.n_sightings <= g.counts[entry.identity_id]:
+                    continue  # our own entry coming back, or an older one
+                g.put(entry.identity_id, entry.vector, entry.n_sightings, entry.created_at)
+                if entry.last_camera_id is not None and entry.last_seen is not None:
+                    self.last_seen[entry.identity_id] = (entry.last_camera_id, entry.last_seen)
+                    self._watermark = max(self._watermark, entry.last_seen)
+        return outputs
 
     def _handle(self, records: list[Record]) -> list[Output]:
         decoded, outputs = decode_all(records, Embedding, STAGE, self.metrics.deadlettered if self.metrics else None)
@@ -109,10 +168,14 @@ class IdentityMatcher:
                          "do not compare (re-embed, or start the new model in a new namespace)", "model"))
                 continue
             if emb.window_id in self._seen:
-                continue  # redelivered after a rebalance: already matched and published
+                # redelivered (a rebalance, or read again after a crash): already decided and published
+                if self.metrics:
+                    self.metrics.redelivered.inc()
+                continue
             self._watermark = max(self._watermark, emb.t_end)
-            _remember(self._seen, emb.window_id, None)
-            outputs.extend(self._match(emb))
+            identity, out = self._match(emb)
+            _remember(self._seen, emb.window_id, identity)
+            outputs.extend(out)
         if self.metrics and self.gallery is not None:
             self.metrics.gallery_size.set(len(self.gallery))
             self.metrics.gallery_rebuilds.inc(max(0, self.gallery.rebuilds - self._rebuilds_counted))
@@ -121,7 +184,7 @@ class IdentityMatcher:
             self.metrics.gallery_rebuild_seconds.set(self.gallery.last_rebuild_s)
         return outputs
 
-    def _match(self, emb: Embedding) -> list[Output]:
+    def _match(self, emb: Embedding) -> tuple[str, list[Output]]:
         assert self.gallery is not None  # set by the caller before matching
         now = time.time()
         started = time.perf_counter()
@@ -159,7 +222,7 @@ class IdentityMatcher:
                              created_at=self.gallery.created[identity], updated_at=now,
                              last_camera_id=emb.camera_id, last_seen=emb.t_end, vector=vector)
         key = identity.encode()
-        return [Output(SIGHTINGS, key, sighting.to_bytes()), Output(GALLERY, key, entry.to_bytes())]
+        return identity, [Output(SIGHTINGS, key, sighting.to_bytes()), Output(GALLERY, key, entry.to_bytes())]
 
     def _best_feasible(self, emb: Embedding) -> tuple[str | None, float]:
         """The most similar identity that could have walked to this camera by now."""

@@ -30,8 +30,14 @@ class IndexMetrics:
                                         buckets=LATENCY_BUCKETS, registry=registry)
         self.deadlettered = Counter("gaitline_index_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.redelivered = Counter("gaitline_index_embeddings_redelivered_total",
+                                   "Embeddings read again (rebalance, restart) whose window was already decided: "
+                                   "not matched twice", registry=registry)
         self.removed = Counter("gaitline_index_removed_total",
                                "Identities removed from the gallery (forgotten on request, or expired)", ["why"],
                                registry=registry)
+        self.retries = Counter("gaitline_index_batch_retries_total",
+                               "Batches retried instead of acknowledged: the handler raised or an output was "
+                               "not acknowledged (what = handler or send)", ["what"], registry=registry)
         self.consumer_lag = Gauge("gaitline_index_consumer_lag_records",
                                   "Input records on this worker's partitions not yet read", registry=registry)

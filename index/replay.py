@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from index.gallery import AnnConfig, Gallery
-from streams.clients import TopicTail
+from index.matcher import STAGE, DecisionLog
+from streams.clients import Received, TopicTail, first_uncommitted_ms, read_since
 from streams.exceptions import SchemaError
-from streams.schemas import GalleryEntry
+from streams.faust_app import group_id
+from streams.schemas import GalleryEntry, Sighting
 from streams.settings import KafkaSettings
-from streams.topics import GALLERY
+from streams.topics import EMBEDDINGS, GALLERY, SIGHTINGS
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,11 @@ class GalleryFollower:
         for rec in self._tail.to_end():
             self.log.apply(rec.key, rec.value, rec.offset)
 
+    def poll(self, timeout_ms: int = 500) -> list[Received]:
+        """What was appended since the last read (waits up to ``timeout_ms``), *not* applied to :attr:`log`:
+        the index applies it to its own gallery, under its own rules (:meth:`IdentityMatcher.on_gallery_entries`)."""
+        return self._tail.poll(timeout_ms)
+
     @contextmanager
     def current(self) -> Iterator[Gallery | None]:
         """The gallery as of now; other readers wait until the block ends (the gallery is not copied)."""
@@ -101,3 +109,27 @@ def replay_gallery(kafka: KafkaSettings, ann: AnnConfig | None = None,
     if gallery is not None:
         log.info("gallery replayed: %d identities from %s", len(gallery), follower.topic)
     return gallery, follower.log.last_seen
+
+
+def recent_decisions(kafka: KafkaSettings, lookback_s: float, limit: int = 200_000) -> DecisionLog:
+    """The identity decisions the index published on ``sightings.v1`` recently: from ``lookback_s``
+    ago, or from when the oldest embedding the index group has not committed was written if that is
+    earlier (every window it will read again was decided after that). At most ``limit`` records."""
+    since_ms = int((time.time() - lookback_s) * 1000)
+    oldest = first_uncommitted_ms(kafka, group_id(STAGE, kafka), EMBEDDINGS.full_name(kafka.namespace),
+                                  "gaitline-index-decisions")
+    if oldest is not None:
+        since_ms = min(since_ms, oldest - 60_000)  # a minute of slack for clocks between hosts
+    out = DecisionLog()
+    for rec in read_since(kafka, SIGHTINGS.full_name(kafka.namespace), since_ms, "gaitline-index-decisions",
+                          limit=limit):
+        try:
+            s = Sighting.from_bytes(rec.value)
+        except SchemaError:
+            continue
+        out.windows[s.sighting_id] = s.identity_id
+        out.tracks.pop((s.camera_id, s.track_id), None)
+        out.tracks[(s.camera_id, s.track_id)] = s.identity_id
+    log.info("decision log: %d windows, %d tracks since %s", len(out.windows), len(out.tracks),
+             time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since_ms / 1000)))
+    return out

@@ -43,6 +43,11 @@ class IndexSettings(BaseSettings):
     ann_ef_search: int = Field(
         384, ge=1, le=65536, description="HNSW candidates explored per query (recall vs speed); "
                                         "env GAITLINE_INDEX_ANN_EF_SEARCH")
+    decision_lookback_s: float = Field(
+        600.0, ge=0, description="at start, read back the identity decisions published this many seconds ago "
+                                 "and since (further back if older embeddings are still uncommitted): windows "
+                                 "read again keep their identity, recent tracks keep theirs; "
+                                 "env GAITLINE_INDEX_DECISION_LOOKBACK_S")
     metrics_port: int = Field(9102, ge=0, le=65535,
                               description="/metrics port, 0 disables; env GAITLINE_INDEX_METRICS_PORT")
 

@@ -39,6 +39,15 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 
+# The chart tests' tools (not the product's dependencies): the Kubernetes JSON schemas that
+# kubernetes-validate ships (offline validation of every rendered object) and grafana-foundation-sdk
+# (the dashboard is code: gaitline/deploy/dashboard.py). Pinned; installed once.
+OPS_TOOLS=("kubernetes-validate==1.37.0" "grafana-foundation-sdk==1769699998!10.1.0")
+if ! .venv/bin/python -c "import kubernetes_validate, grafana_foundation_sdk" >/dev/null 2>&1; then
+  echo "setup: installing the chart tests' tools: ${OPS_TOOLS[*]}"
+  .venv/bin/python -m pip install -q "${OPS_TOOLS[@]}"
+fi
+
 .venv/bin/gaitline kafka fetch
 
 # Helm has no Debian package here: build it from the Go module proxy once (for helm lint/template).

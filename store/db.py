@@ -13,6 +13,7 @@ again; ``expire`` deletes sightings older than the retention period.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     Index,
@@ -32,15 +34,18 @@ from sqlalchemy import (
     func,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from store.exceptions import StoreError
+from store.exceptions import StoreError, StoreRefused, StoreUnavailable
 from streams.schemas import Sighting
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -57,7 +62,8 @@ class SightingRow(Base):
     sighting_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     identity_id: Mapped[str] = mapped_column(String(64), index=True)
     camera_id: Mapped[str] = mapped_column(String(100), index=True)
-    track_id: Mapped[int] = mapped_column(Integer)
+    # live cameras number tracks from int(time.time() * 10) (~1.7e10): 64 bits (was Integer; see _widen_track_id)
+    track_id: Mapped[int] = mapped_column(BigInteger)
     region: Mapped[str] = mapped_column(String(100))
     t_start: Mapped[float] = mapped_column(Float, index=True)
     t_end: Mapped[float] = mapped_column(Float)
@@ -102,6 +108,7 @@ class ForgottenRow(Base):
 
 
 _ROWS_PER_INSERT = 1000
+_FORGET_LOCK = 0x6761_6974  # "gait": the advisory lock id that orders inserts and forgets
 
 # tables a reader also needs (a query writes its audit entry even on a read-only path)
 _ALWAYS = [AuditRow.__table__, ForgottenRow.__table__]
@@ -143,29 +150,69 @@ class Store:
             if create:
                 Base.metadata.create_all(self.engine)
             elif not inspect(self.engine).has_table(SightingRow.__tablename__):
-                raise StoreError(f"store {self.url} holds no sightings yet (run the pipeline or `gaitline demo`)")
+                raise StoreError(f"store {self.safe_url} holds no sightings yet (run the pipeline or `gaitline demo`)")
             else:
                 Base.metadata.create_all(self.engine, tables=_ALWAYS)  # type: ignore[arg-type]
             # create_all skips tables that exist: a store made by an older release gets the newer indexes here
             for idx in Base.metadata.tables[SightingRow.__tablename__].indexes:
                 idx.create(self.engine, checkfirst=True)
+            if create:
+                self._widen_track_id()
         except (SQLAlchemyError, ImportError) as exc:
-            raise StoreError(f"cannot open store {self.url}: {exc.__class__.__name__}: {exc}") from exc
+            raise StoreError(f"cannot open store {self.safe_url}: {exc.__class__.__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+
+    def _widen_track_id(self) -> None:
+        """Widen a 32-bit ``sightings.track_id`` made by an older release to 64 bits (PostgreSQL only:
+        SQLite's INTEGER is 64 bits already). Idempotent; a migration tool should take this over."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        cols = {c["name"]: c for c in inspect(self.engine).get_columns(SightingRow.__tablename__)}
+        track = cols.get("track_id")
+        if track is None or isinstance(track["type"], BigInteger):
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(text("ALTER TABLE sightings ALTER COLUMN track_id TYPE BIGINT"))
+        except SQLAlchemyError as exc:  # e.g. a role that may not alter the table: say so, keep going
+            log.warning("store %s: sightings.track_id is 32-bit and could not be widened (%s): live cameras' "
+                        "sightings will be refused until it is (ALTER TABLE sightings ALTER COLUMN track_id "
+                        "TYPE BIGINT)", self.safe_url, exc.__class__.__name__)
 
     def add_sightings(self, sightings: Iterable[Sighting]) -> int:
-        """Insert sightings, ignoring ids already stored and forgotten identities; return how many were new."""
+        """Insert sightings, ignoring ids already stored and forgotten identities; return how many were new.
+
+        Raises :class:`StoreUnavailable` when the database cannot be reached (retry: the sightings are
+        fine) and :class:`StoreRefused` when it refuses a row (the record is at fault)."""
         batch = list(sightings)
         if not batch:
             return 0
-        with Session(self.engine) as session:
-            gone = set(session.scalars(select(ForgottenRow.identity_id).where(
-                ForgottenRow.identity_id.in_({s.identity_id for s in batch}))))
-        rows = [_row(s) for s in batch if s.identity_id not in gone]
-        if not rows:
-            return 0
+        try:
+            return self._add(batch)
+        except (DataError, IntegrityError) as exc:
+            raise StoreRefused(f"store {self.safe_url} refused a sighting: {exc.__class__.__name__}: "
+                               f"{str(exc.orig or exc).splitlines()[0]}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"store {self.safe_url} unavailable: {exc.__class__.__name__}: "
+                                   f"{str(getattr(exc, 'orig', None) or exc).splitlines()[0]}") from exc
+
+    @property
+    def safe_url(self) -> str:
+        """The store's URL with any password masked (for logs and errors)."""
+        return mask_url(self.url)
+
+    def _add(self, batch: list[Sighting]) -> int:
         ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         new = 0
         with Session(self.engine) as session, session.begin():
+            # the forgotten-check and the insert in one transaction (and, on PostgreSQL, under the lock
+            # forget takes: see _serialise_with_forget), so a forget that commits meanwhile is never undone
+            self._serialise_with_forget(session)
+            gone = set(session.scalars(select(ForgottenRow.identity_id).where(
+                ForgottenRow.identity_id.in_({s.identity_id for s in batch}))))
+            rows = [_row(s) for s in batch if s.identity_id not in gone]
+            if not rows:
+                return 0
             # one statement binds 22 values a row: SQLite allows 32 766 per statement
             for i in range(0, len(rows), _ROWS_PER_INSERT):
                 stmt = (ins(SightingRow).values(rows[i:i + _ROWS_PER_INSERT])
@@ -229,15 +276,33 @@ class Store:
             return list(session.scalars(select(SightingRow).order_by(SightingRow.camera_id,
                                                                      SightingRow.t_start)))
 
+    def has_sighting(self, sighting_id: str) -> bool:
+        """Whether ``sighting_id`` is stored (:class:`StoreUnavailable` while the database is away)."""
+        try:
+            with Session(self.engine) as session:
+                return session.get(SightingRow, sighting_id) is not None
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"store {self.safe_url} unavailable: {exc.__class__.__name__}") from exc
+
     def count(self) -> int:
         """Number of stored sightings."""
         with Session(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(SightingRow)) or 0)
 
+    def _serialise_with_forget(self, session: Session, forget: bool = False) -> None:
+        """Take the transaction-scoped lock that orders batches of inserts (shared: they run side by side)
+        and a forget (exclusive) on PostgreSQL; SQLite serialises writers by itself. Without it, a batch
+        that read the forgotten list just before a forget committed would insert sightings the forget
+        had already deleted."""
+        if self.engine.dialect.name == "postgresql":
+            fn = "pg_advisory_xact_lock" if forget else "pg_advisory_xact_lock_shared"
+            session.execute(text(f"SELECT {fn}(:k)"), {"k": _FORGET_LOCK})
+
     def forget(self, identity_id: str) -> int:
         """Delete every sighting of ``identity_id`` and refuse its future ones; return how many were removed."""
         ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with Session(self.engine) as session, session.begin():
+            self._serialise_with_forget(session, forget=True)
             session.execute(ins(ForgottenRow).values(identity_id=identity_id, at=time.time())
                             .on_conflict_do_nothing(index_elements=["identity_id"]))
             res = session.execute(delete(SightingRow).where(SightingRow.identity_id == identity_id))
@@ -279,6 +344,16 @@ class Store:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password (if any) replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return url.split("@")[-1]
 
 
 def _row(s: Sighting) -> dict[str, object]:

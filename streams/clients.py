@@ -68,13 +68,18 @@ class Producer:
             raise BrokerError(f"cannot write to {topic} ({exc.__class__.__name__}): {exc}") from exc
 
     def flush(self, timeout_s: float = 30.0) -> None:
-        """Wait until every queued record is acknowledged or failed."""
-        self._producer.flush(timeout=timeout_s)
+        """Wait until every queued record is acknowledged or failed (:class:`BrokerError` after ``timeout_s``)."""
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as exc:
+            raise BrokerError(f"flushing to {self.kafka.bootstrap} ({exc.__class__.__name__}): {exc}") from exc
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Flush, then close the connection."""
-        self._producer.flush(timeout=timeout_s)
-        self._producer.close(timeout=timeout_s)
+        """Flush, then close the connection (what is still queued after ``timeout_s`` fails)."""
+        try:
+            self.flush(timeout_s)
+        finally:
+            self._producer.close(timeout=timeout_s)
 
 
 def send_records(kafka: KafkaSettings, topic: str, records: Iterable[tuple[bytes | None, bytes | None]],
@@ -157,3 +162,69 @@ class TopicTail:
         """Close the connection (if one was made)."""
         if self._consumer is not None:
             self._consumer.close()
+
+
+def read_since(kafka: KafkaSettings, topic: str, since_ms: int, client_id: str,
+               limit: int = 1_000_000) -> Iterator[Received]:
+    """Every record of ``topic`` written at or after ``since_ms`` (epoch milliseconds, the records' own
+    timestamps) up to the topic's end as of now, partition by partition; at most ``limit`` records."""
+    try:
+        c = KafkaConsumer(client_id=client_id, enable_auto_commit=False, **kafka.kafka_python_kwargs())
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot reach Kafka at {kafka.bootstrap} to read {topic}: {exc}") from exc
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or set())]
+        if not tps:
+            return
+        starts = c.offsets_for_times({tp: since_ms for tp in tps})
+        ends = c.end_offsets(tps)
+        c.assign(tps)
+        todo = []
+        for tp in tps:
+            at = starts.get(tp)
+            if at is None:  # nothing written since then
+                continue
+            c.seek(tp, at.offset)
+            todo.append(tp)
+        n = 0
+        while todo and n < limit:
+            for batch in c.poll(timeout_ms=1000).values():
+                for msg in batch:
+                    if msg.offset < ends[TopicPartition(msg.topic, msg.partition)]:
+                        n += 1
+                        yield Received(msg.key, msg.value, msg.partition, msg.offset)
+            todo = [tp for tp in todo if c.position(tp) < ends[tp]]
+    except KafkaError as exc:
+        raise BrokerError(f"reading {topic} since {since_ms} failed: {exc}") from exc
+    finally:
+        c.close()
+
+
+def first_uncommitted_ms(kafka: KafkaSettings, group: str, topic: str, client_id: str) -> int | None:
+    """The timestamp (epoch ms) of the oldest record of ``topic`` that consumer group ``group`` has
+    not committed yet, or None when it has committed everything (or nothing is there)."""
+    try:
+        c = KafkaConsumer(client_id=client_id, group_id=group, enable_auto_commit=False,
+                          **kafka.kafka_python_kwargs())
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot reach Kafka at {kafka.bootstrap} to read {topic}: {exc}") from exc
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or set())]
+        ends = c.end_offsets(tps) if tps else {}
+        begins = c.beginning_offsets(tps) if tps else {}
+        oldest: int | None = None
+        for tp in tps:
+            committed = c.committed(tp)
+            at = max(committed if committed is not None else 0, begins[tp])
+            if at >= ends[tp]:
+                continue
+            c.assign([tp])
+            c.seek(tp, at)
+            for batch in c.poll(timeout_ms=5000, max_records=1).values():
+                for msg in batch[:1]:
+                    oldest = msg.timestamp if oldest is None else min(oldest, msg.timestamp)
+        return oldest
+    except KafkaError as exc:
+        raise BrokerError(f"reading the uncommitted records of {group} on {topic} failed: {exc}") from exc
+    finally:
+        c.close()

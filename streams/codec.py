@@ -29,6 +29,7 @@ _MASK_CODEC_RUNS = 2
 _MAX_FRAMES = 4096
 _MAX_SIDE = 1024
 _ZSTD_LEVEL = 9
+_F16_MAX = float(np.finfo(np.float16).max)
 _ZSTD_LEVEL_RUNS = 15  # smaller than level 9 for a little more time a window; 19 gains little for twice the time
 
 _compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
@@ -60,8 +61,19 @@ def encode_masks(masks: np.ndarray) -> bytes:
     return runs if runs is not None and len(runs) < len(packed) else packed
 
 
-def decode_masks(data: bytes) -> np.ndarray:
-    """Decode bytes written by :func:`encode_masks` into a ``uint8`` array ``[n, h, w]`` of 0/1."""
+def decode_masks(data: bytes, shape: tuple[int, int] | None = None, max_frames: int | None = None,
+                 frames: int | None = None) -> np.ndarray:
+    """Decode bytes written by :func:`encode_masks` into a ``uint8`` array ``[n, h, w]`` of 0/1.
+
+    The payload's header is checked against what the caller declares *before* anything is
+    decompressed or allocated, so a sub-kilobyte record cannot ask for gigabytes.
+
+    Args:
+        data: the payload.
+        shape: the ``(h, w)`` every frame must have (e.g. ``(64, 44)``), or None for any up to 1024.
+        max_frames: the most frames accepted, or None for the codec's own limit (4096).
+        frames: the exact number of frames the message declares elsewhere (e.g. its timestamps), or None.
+    """
     if len(data) < _MASK_HEADER.size:
         raise CodecError("silhouette payload shorter than its header")
     version, n, h, w = _MASK_HEADER.unpack_from(data)
@@ -69,6 +81,15 @@ def decode_masks(data: bytes) -> np.ndarray:
         raise CodecError(f"unknown silhouette codec version {version}")
     if not (0 < n <= _MAX_FRAMES and 0 < h <= _MAX_SIDE and 0 < w <= _MAX_SIDE):
         raise CodecError(f"silhouette header shape ({n}, {h}, {w}) out of range")
+    if shape is not None and (h, w) != tuple(shape):
+        raise CodecError(f"silhouette header shape ({n}, {h}, {w}) is not the declared "
+                         f"{shape[0]}x{shape[1]}: refused before decoding")
+    if max_frames is not None and n > max_frames:
+        raise CodecError(f"silhouette header declares {n} frames, more than the {max_frames} allowed: "
+                         "refused before decoding")
+    if frames is not None and n != frames:
+        raise CodecError(f"silhouette header declares {n} frames but the message declares {frames}: "
+                         "refused before decoding")
     if version == _MASK_CODEC_RUNS:
         return _decode_runs(data[_MASK_HEADER.size :], n, h, w)
     row = (h * w + 7) // 8
@@ -146,6 +167,8 @@ def encode_vector(vec: np.ndarray) -> bytes:
         raise CodecError(f"vector must be 1-D and non-empty, got shape {vec.shape}")
     if not np.all(np.isfinite(vec)):
         raise CodecError("vector has NaN or infinite values")
+    if np.any(np.abs(vec) > _F16_MAX):  # would become infinite on the wire, and every reader refuse it
+        raise CodecError(f"vector has values beyond float16's range (±{_F16_MAX:g})")
     return vec.astype("<f2").tobytes()
 
 

@@ -15,3 +15,7 @@ class CodecError(SchemaError):
 
 class BrokerError(GaitlineError):
     """The Kafka broker cannot be fetched, formatted, started or reached, or refused a record."""
+
+
+class TopicMismatchError(BrokerError):
+    """An existing topic's partitions, retention, compaction or replication differ from its declaration."""

@@ -36,7 +36,7 @@ def make_app(stage: str, settings: KafkaSettings, web_port: int | None = None) -
         "broker_commit_interval": 1.0,
         "producer_acks": -1,
         "producer_compression_type": "zstd",
-        "topic_replication_factor": 1,
+        "topic_replication_factor": settings.replication_factor,
         "web_enabled": web_port is not None,
         # faust insists on a data folder even with in-memory tables; its default is
         # "<group>-data" in the working directory, which litters wherever a user runs the demo

@@ -22,11 +22,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from streams.codec import decode_masks, decode_vector, encode_masks, encode_vector
 from streams.exceptions import SchemaError
+from streams.settings import clock_skew_s
 
 MAGIC = b"GL"
 ENVELOPE_VERSION = 1
 _PREFIX = struct.Struct(">2sBI")
 _MAX_HEADER = 1 << 20
+SILHOUETTE_SHAPE = (64, 44)
+"""Every silhouette on ``tracklets.v1`` is this many rows and columns."""
+MAX_WINDOW_FRAMES = 512
+"""The most frames one window may carry (the frames stage writes 30; a decode is bounded by this)."""
+_MAX_INT64 = 2**63 - 1
 
 
 class Message(BaseModel):
@@ -108,6 +114,19 @@ def peek_schema(data: bytes | None) -> tuple[str, int]:
     return schema, version
 
 
+def check_time(t: float) -> float:
+    """``t`` (epoch seconds) if it is a time a stage may act on: not negative, not later than the
+    wall clock plus :func:`~streams.settings.clock_skew_s`; else ValueError (a dead letter when decoding).
+    NaN and infinities are refused by the messages' ``allow_inf_nan=False`` before this runs."""
+    if t < 0:
+        raise ValueError(f"time {t} is negative")
+    limit = time.time() + clock_skew_s()
+    if t > limit:
+        raise ValueError(f"time {t:.0f} is {t - limit + clock_skew_s():.0f} s ahead of this host's clock "
+                         f"(tolerance {clock_skew_s():.0f} s, GAITLINE_STREAMS_MAX_CLOCK_SKEW_S)")
+    return t
+
+
 class _VectorMessage(Message):
     """A message whose payload is its ``vector`` of ``dim`` float16 values."""
 
@@ -144,7 +163,7 @@ class TrackletWindow(Message):
 
     window_id: str = Field(min_length=1, description="camera_id/track_id/first frame index; unique")
     camera_id: str = Field(min_length=1)
-    track_id: int = Field(ge=0)
+    track_id: int = Field(ge=0, le=_MAX_INT64)
     region: str = Field(min_length=1)
     frame_start: int = Field(ge=0)
     frame_end: int = Field(ge=0)
@@ -157,10 +176,17 @@ class TrackletWindow(Message):
     truth_id: str | None = Field(None, description="simulator ground truth; None on real cameras")
     silhouettes: np.ndarray = Field(exclude=True, description="[n, 64, 44] uint8 0/1")
 
+    @field_validator("timestamps")
+    @classmethod
+    def _check_times(cls, v: list[float]) -> list[float]:
+        for t in v:
+            check_time(t)
+        return v
+
     @field_validator("silhouettes")
     @classmethod
     def _check_shape(cls, v: np.ndarray) -> np.ndarray:
-        if v.ndim != 3 or v.shape[0] == 0 or v.shape[1:] != (64, 44):
+        if v.ndim != 3 or not 0 < v.shape[0] <= MAX_WINDOW_FRAMES or v.shape[1:] != SILHOUETTE_SHAPE:
             raise ValueError(f"silhouettes must be [n, 64, 44], got {v.shape}")
         return v
 
@@ -179,7 +205,12 @@ class TrackletWindow(Message):
 
     @classmethod
     def _with_payload(cls, header: dict[str, Any], payload: bytes) -> Self:
-        return cls.model_validate({**header, "silhouettes": decode_masks(payload)})
+        stamps = header.get("timestamps")
+        if not isinstance(stamps, list) or not 0 < len(stamps) <= MAX_WINDOW_FRAMES:
+            raise SchemaError(f"{cls.SCHEMA} header needs 1..{MAX_WINDOW_FRAMES} timestamps, one per frame")
+        # bound the decode by what the header declares, before a byte is decompressed
+        masks = decode_masks(payload, shape=SILHOUETTE_SHAPE, max_frames=MAX_WINDOW_FRAMES, frames=len(stamps))
+        return cls.model_validate({**header, "silhouettes": masks})
 
 
 class Embedding(_VectorMessage):
@@ -190,7 +221,7 @@ class Embedding(_VectorMessage):
 
     window_id: str = Field(min_length=1)
     camera_id: str
-    track_id: int = Field(ge=0)
+    track_id: int = Field(ge=0, le=_MAX_INT64)
     region: str
     t_start: float
     t_end: float
@@ -203,6 +234,8 @@ class Embedding(_VectorMessage):
     model_version: str
     truth_id: str | None = None
 
+    _times = field_validator("t_start", "t_end")(check_time)
+
 
 
 class Sighting(Message):
@@ -214,7 +247,7 @@ class Sighting(Message):
     sighting_id: str = Field(min_length=1, description="the window id it came from; unique")
     identity_id: str = Field(min_length=1)
     camera_id: str
-    track_id: int
+    track_id: int = Field(ge=0, le=_MAX_INT64)
     region: str
     t_start: float
     t_end: float
@@ -227,6 +260,8 @@ class Sighting(Message):
     model: str
     gait: GaitParams
     truth_id: str | None = None
+
+    _times = field_validator("t_start", "t_end")(check_time)
 
 
 class GalleryEntry(_VectorMessage):
@@ -247,6 +282,11 @@ class GalleryEntry(_VectorMessage):
     updated_at: float
     last_camera_id: str | None = Field(None, description="where the identity was last seen (for gating)")
     last_seen: float | None = Field(None, description="when, epoch seconds")
+
+    @field_validator("created_at", "updated_at", "last_seen")
+    @classmethod
+    def _check_times(cls, v: float | None) -> float | None:
+        return None if v is None else check_time(v)
 
 
 

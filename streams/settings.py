@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +39,14 @@ class KafkaSettings(BaseSettings):
                                              "env GAITLINE_KAFKA_SASL_PASSWORD")
     ssl_cafile: Path | None = Field(None, description="CA certificate(s) that sign the brokers' TLS certificates "
                                      "(unset: the system's); env GAITLINE_KAFKA_SSL_CAFILE")
+
+    replication_factor: int = Field(1, ge=1, le=16, description="replicas of every topic gaitline creates, and the "
+                                    "least an existing one must have (3 in a cluster; 1 for the dev broker); "
+                                    "env GAITLINE_KAFKA_REPLICATION_FACTOR")
+    topic_partitions: int | None = Field(None, ge=1, le=10_000, description="partitions of every multi-partition "
+                                         "topic instead of the declared counts, checked on existing topics "
+                                         "(unset: declared, and existing counts are kept); "
+                                         "env GAITLINE_KAFKA_TOPIC_PARTITIONS")
 
     def topic(self, spec_name: str) -> str:
         """Full broker name of a base topic name under this namespace."""
@@ -79,3 +88,21 @@ class BrokerSettings(BaseSettings):
     sasl_users: dict[str, SecretStr] = Field(
         default_factory=dict, description="SCRAM users of the secure listener, created when the storage is "
         "first formatted, as JSON {\"name\": \"password\"}; env GAITLINE_BROKER_SASL_USERS")
+
+
+class StreamsSettings(BaseSettings):
+    """What every stage accepts on its topics (env prefix ``GAITLINE_STREAMS_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GAITLINE_STREAMS_", extra="forbid")
+
+    max_clock_skew_s: float = Field(
+        300.0, ge=0, description="a message time (window timestamps, sighting and gallery times) may be at most "
+        "this many seconds ahead of the reader's wall clock; later, negative or non-finite times are "
+        "dead-lettered (retention runs on the newest time seen, so one far-future time would expire "
+        "everything); env GAITLINE_STREAMS_MAX_CLOCK_SKEW_S")
+
+
+@functools.cache
+def clock_skew_s() -> float:
+    """``GAITLINE_STREAMS_MAX_CLOCK_SKEW_S``, read once per process (tests clear the cache)."""
+    return StreamsSettings().max_clock_skew_s

@@ -24,9 +24,13 @@ class TopicSpec:
         """The topic's name on the broker; ``namespace`` isolates demos and tests."""
         return f"{namespace}.{self.name}" if namespace else self.name
 
-    def configs(self) -> dict[str, str]:
-        """Topic-level broker configs for creation."""
-        out = {"cleanup.policy": "compact" if self.compacted else "delete"}
+    def configs(self, replication_factor: int = 1) -> dict[str, str]:
+        """Topic-level broker configs for creation (and for verifying an existing topic).
+
+        With ``replication_factor`` 3 or more, a write needs two in-sync replicas (``acks=all``
+        then survives one broker lost without losing an acknowledged record)."""
+        out = {"cleanup.policy": "compact" if self.compacted else "delete",
+               "min.insync.replicas": str(2 if replication_factor >= 3 else 1)}
         if self.retention_ms is not None:
             out["retention.ms"] = str(self.retention_ms)
         if self.compacted:

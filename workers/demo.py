@@ -44,11 +44,35 @@ class StageProcs:
 
     logdir: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    started: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
-    def start(self, stage: str, env: dict[str, str]) -> None:
-        log = open(self.logdir / f"{stage}.log", "wb")  # noqa: SIM115 - the child owns it
-        self.procs[stage] = subprocess.Popen([sys.executable, "-m", "gaitline", "worker", stage],
-                                             env=env, stdout=log, stderr=subprocess.STDOUT)
+    def start(self, stage: str, env: dict[str, str], name: str | None = None, args: tuple[str, ...] = ()) -> None:
+        """Start ``gaitline worker <stage> [args]`` as process ``name`` (default: the stage; a second
+        agent of a stage needs a name of its own); its output goes to ``<name>.log`` (appended)."""
+        name = name or stage
+        cmd = [sys.executable, "-m", "gaitline", "worker", stage, *args]
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        self.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.started[name] = (cmd, env)
+        log.close()
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to process ``name``; with SIGKILL or SIGTERM, wait for it and forget it."""
+        proc = self.procs[name]
+        proc.send_signal(sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            del self.procs[name]
+
+    def restart(self, name: str) -> None:
+        """Start process ``name`` again as it was started before."""
+        cmd, env = self.started[name]
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        self.procs[name] = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def check(self) -> None:

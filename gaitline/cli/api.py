@@ -34,12 +34,13 @@ def serve(tokens: Path = TokensOpt,
     """Serve the API and the web page until SIGTERM (requests in flight are finished)."""
     from api.probe import ProbeSettings, kafka_gallery
     from api.server import run
-    from store.db import default_store_url
+    from store.db import default_store_url, mask_url
     from streams.settings import KafkaSettings
 
     logging.getLogger("api").setLevel(logging.INFO)
     run(store or default_store_url(), tokens, host, port, metrics_port,
-        ready=lambda url: typer.echo(f"control room on {url} (store {store or default_store_url()})", err=True),
+        ready=lambda url: typer.echo(f"control room on {url} (store {mask_url(store or default_store_url())})",
+                                     err=True),
         gallery=kafka_gallery(KafkaSettings()) if kafka else None,
         probe=ProbeSettings(max_bytes=max_clip_mb * 2**20))
 

@@ -7,17 +7,30 @@ that quietly disappears.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
 from pydantic import ValidationError
 
+from gaitline import __version__, logs
 from gaitline.cli import analyze, api, bench, demo, eval, inspect, kafka, privacy, query, sim, train, worker
 from gaitline.errors import GaitlineError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="gaitline: recognise people by the way they walk, across a camera network.")
+HELP = "gaitline: recognise people by the way they walk, across a camera network."
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, help=HELP)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gaitline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(help=HELP)
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print gaitline's version and exit")) -> None:
+    """Options before any command."""
 
 # in data-path order: the broker, the stages, the demo, the control room's questions, privacy, the science
 app.add_typer(kafka.app, name="kafka")
@@ -42,8 +55,9 @@ def main() -> None:
     """Entry point of the ``gaitline`` console script."""
     from gait.model.allocator import tune_allocator
 
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        # GAITLINE_LOG_FORMAT / GAITLINE_LOG_LEVEL (gaitline/logs.py); the stage names every JSON line
+        logs.configure(stage=logs.stage_of(sys.argv[1:]))
         tune_allocator()  # before any tensor: freed activations stay in the process (gait/model/allocator.py)
         app()  # standalone mode: usage errors print themselves and exit 2
     except GaitlineError as exc:

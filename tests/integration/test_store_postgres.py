@@ -57,3 +57,25 @@ def test_postgres_store_is_idempotent_and_answers_where(pg_store: Store):
     assert pg_store.add_sightings([_s(7, a, 200.0)]) == 0 and pg_store.forget(a) == 0
     pg_store.audit("tester", "forget", "integration test", subject=a)
     assert pg_store.audit_log(subject=a)[0].actor == "tester"
+
+
+def test_postgres_stores_live_camera_track_ids(pg_store: Store):
+    # a live camera numbers its tracks from int(time.time() * 10): beyond a 32-bit column
+    live = int(1.7e10)
+    s = sighting(sighting_id=f"live/{live}/{uuid.uuid4().hex[:6]}", identity_id=f"p-l{uuid.uuid4().hex[:8]}",
+                 camera_id="live", track_id=live, t_start=100.0)
+    assert pg_store.add_sightings([s]) == 1
+    assert pg_store.where(s.identity_id)[0].track_id == live
+
+
+def test_an_older_store_with_a_32_bit_track_id_is_widened_at_start(pg_store: Store):
+    url = os.environ["GAITLINE_TEST_PG_URL"]
+    with pg_store.engine.begin() as conn:  # the column as releases before it was widened made it
+        conn.execute(text("alter table sightings alter column track_id type integer"))
+    reopened = Store(url)
+    try:
+        s = sighting(sighting_id=f"live/2/{uuid.uuid4().hex[:6]}", identity_id=f"p-w{uuid.uuid4().hex[:8]}",
+                     camera_id="live", track_id=2 ** 40, t_start=100.0)
+        assert reopened.add_sightings([s]) == 1
+    finally:
+        reopened.close()

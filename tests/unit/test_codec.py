@@ -53,3 +53,38 @@ def test_vector_round_trip_and_errors():
         decode_vector(encode_vector(v), 128)
     with pytest.raises(CodecError):
         encode_vector(np.array([1.0, np.nan], np.float32))
+
+
+def _bomb_v1() -> bytes:
+    """A few hundred bytes whose header asks for 4096 frames of 1024x1024 (a 512 MB output buffer)."""
+    import struct
+
+    import zstandard
+
+    body = zstandard.ZstdCompressor(level=19, write_content_size=False).compress(bytes(1 << 20))
+    return struct.pack(">BHHH", 1, 4096, 1024, 1024) + body
+
+
+def test_a_decode_bomb_is_refused_by_its_declared_shape_before_anything_is_allocated():
+    import tracemalloc
+
+    bomb = _bomb_v1()
+    assert len(bomb) < 1024
+    tracemalloc.start()
+    try:
+        with pytest.raises(CodecError, match="declare"):
+            decode_masks(bomb, shape=(64, 44), max_frames=256)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, f"decoding a refused header allocated {peak / 1e6:.0f} MB"
+
+
+def test_a_runs_bomb_is_refused_too():
+    import struct
+
+    header = struct.pack(">BHHH", 2, 4096, 1024, 254)
+    with pytest.raises(CodecError, match="declare"):
+        decode_masks(header + b"\x28\xb5\x2f\xfd" + b"\x00" * 20, shape=(64, 44), max_frames=256)
+    with pytest.raises(CodecError, match="declare"):
+        decode_masks(struct.pack(">BHHH", 2, 300, 64, 44) + b"x", shape=(64, 44), max_frames=256)

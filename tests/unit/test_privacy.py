@@ -1,6 +1,7 @@
 """Forget, retention and the audit log: store, index and command line (in process), without Kafka."""
 
 import json
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -91,14 +92,15 @@ def _gaitline(*args: str):
 def test_forget_expire_and_audit_commands(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     st = Store(url)
-    st.add_sightings([_sighting("w1", "p-1", 1_000.0), _sighting("w2", "p-2", 2_000_000_000.0)])
+    # a time from the future is refused now (GAITLINE_STREAMS_MAX_CLOCK_SKEW_S): p-2 was seen a minute ago
+    st.add_sightings([_sighting("w1", "p-1", 1_000.0), _sighting("w2", "p-2", time.time() - 60)])
     res = _gaitline("forget", "--identity", "p-1", "--reason", "erasure 12", "--actor", "dpo", "--store", url,
                     "--store-only")
     assert res.exit_code == 0, res.output
     assert "1 sightings deleted" in res.stdout and "NOT touched" in res.stdout
     assert _gaitline("forget", "--identity", "p-2", "--store", url).exit_code == 2  # no reason: refused
     res = _gaitline("expire", "--days", "30", "--store", url, "--actor", "cron")
-    assert res.exit_code == 0 and "expired 0 sightings" in res.stdout  # p-2's sighting is in the future
+    assert res.exit_code == 0 and "expired 0 sightings" in res.stdout  # p-2's sighting is recent
     log = json.loads(_gaitline("audit", "--store", url, "--json").stdout)
     assert [(e["actor"], e["action"], e["subject"]) for e in log] == [("cron", "expire", None),
                                                                       ("dpo", "forget", "p-1")]

@@ -72,3 +72,48 @@ def test_embedding_dim_must_match_payload():
     e = embedding(np.ones(8))
     with pytest.raises(SchemaError, match="expected 32"):
         Embedding.from_bytes(_reheader(e.to_bytes(), dim=16))
+
+
+def test_a_tracklet_whose_payload_header_disagrees_with_its_declared_frames_is_refused_before_decoding():
+    import struct
+
+    w = tracklet_window(5)
+    data = w.to_bytes()
+    hlen = int.from_bytes(data[3:7], "big")
+    bomb = data[:7 + hlen] + struct.pack(">BHHH", 2, 4096, 64, 44) + b"x" * 16
+    with pytest.raises(SchemaError, match="declare"):
+        TrackletWindow.from_bytes(bomb)
+
+
+@pytest.mark.parametrize("bad", [1e12, -5.0, float("nan"), float("inf")])
+def test_times_far_in_the_future_negative_or_not_numbers_are_refused(bad):
+    import time
+
+    good = tracklet_window(3, t0=time.time() - 10).to_bytes()
+    hlen = int.from_bytes(good[3:7], "big")
+    header = json.loads(good[7:7 + hlen])
+    header["timestamps"][1] = bad
+    raw = json.dumps(header).encode()  # json writes NaN and Infinity, and Python's reader takes them
+    with pytest.raises(SchemaError, match="timestamps"):
+        TrackletWindow.from_bytes(good[:3] + len(raw).to_bytes(4, "big") + raw + good[7 + hlen:])
+    for make, field in ((embedding, "t_end"), (sighting, "t_end"), (gallery_entry, "updated_at")):
+        with pytest.raises(ValueError, match=field):
+            make(**{field: bad})
+
+
+def test_the_clock_skew_tolerance_is_a_setting(monkeypatch):
+    import time
+
+    from streams.settings import clock_skew_s
+
+    assert clock_skew_s() == 300.0
+    soon = time.time() + 120
+    sighting(t_end=soon)  # within the default five minutes
+    monkeypatch.setenv("GAITLINE_STREAMS_MAX_CLOCK_SKEW_S", "60")
+    clock_skew_s.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="t_end"):
+            sighting(t_end=soon)
+    finally:
+        monkeypatch.undo()
+        clock_skew_s.cache_clear()

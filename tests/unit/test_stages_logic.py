@@ -271,3 +271,22 @@ def test_store_takes_a_batch_larger_than_one_sqlite_statement(tmp_path):
     assert recent[0].identity_id == f"p-{2499 % 7}" and recent[1].identity_id == f"p-{2498 % 7}"
     everyone = sorted(store.identities(), key=lambda r: -r.last_seen)
     assert store.identities(limit=5, recent_first=True) == everyone[:5]  # the shortcut answers what the scan does
+
+
+def test_a_forget_tombstone_is_repeated_by_the_index_so_no_late_update_outlives_it():
+    from index.replay import GalleryLog
+
+    m = IdentityMatcher(IndexSettings(match_threshold=0.9))
+    first = m([_rec(embedding([1, 0, 0], camera_id="c1").to_bytes())])
+    ident = Sighting.from_bytes(first[0].value).identity_id
+    # a window matched before the tombstone reached the index: its update is published after the tombstone
+    late = m([_rec(embedding([1, 0.1, 0], camera_id="c1", window_id="c1/1/15").to_bytes())])
+    update = next(o for o in late if o.topic is GALLERY)
+    again = m.on_gallery_log([Record(ident.encode(), None, "gallery", 0, 5)])
+    assert [(o.topic, o.key, o.value) for o in again] == [(GALLERY, ident.encode(), None)]
+    assert m.on_gallery_log([Record(ident.encode(), None, "gallery", 0, 7)]) == []  # its own echo stops there
+    # the log as compaction sees it: enrol, forget's tombstone, the late update, the index's tombstone
+    replay = GalleryLog()
+    for off, value in enumerate([first[1].value, None, update.value, None]):
+        replay.apply(ident.encode(), value, off)
+    assert replay.gallery is not None and ident not in replay.gallery

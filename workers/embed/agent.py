@@ -14,6 +14,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from gait.model.registry import Embedder, get_embedder
+from streams.admin import ensure_topics
 from streams.agents import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
 from streams.faust_app import make_app
 from streams.schemas import Embedding, TrackletWindow
@@ -88,6 +89,7 @@ class WindowEmbedder:
 
 def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     """Run an embedding agent until SIGTERM."""
+    ensure_topics(kafka)  # create what is missing, fail in one line on a topic that differs from its declaration
     registry = CollectorRegistry()
     metrics = EmbedMetrics(registry)
     device = pick_device(settings.device)
@@ -101,6 +103,7 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
                  getattr(embedder, "compiled", False))
     metrics.model_info.labels(embedder.name, embedder.version, device, precision).set(1)
     app = make_app(STAGE, kafka)
+    # a failing batch (the GPU out of memory) is retried, then split in halves: never acked unembedded
     attach_batch_agent(app, kafka, TRACKLETS, WindowEmbedder(embedder, metrics), settings.max_batch,
-                       settings.max_wait_s, lag=metrics.consumer_lag)
+                       settings.max_wait_s, lag=metrics.consumer_lag, retries=metrics.retries, stage=STAGE)
     run_worker(app, registry, settings.metrics_port)

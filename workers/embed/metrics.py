@@ -21,5 +21,8 @@ class EmbedMetrics:
                                 ["model", "version", "device", "precision"], registry=registry)
         self.deadlettered = Counter("gaitline_embed_deadlettered_total", "Records sent to dead letter",
                                     ["reason"], registry=registry)
+        self.retries = Counter("gaitline_embed_batch_retries_total",
+                               "Batches retried instead of acknowledged: the handler raised or an output was "
+                               "not acknowledged (what = handler or send)", ["what"], registry=registry)
         self.consumer_lag = Gauge("gaitline_embed_consumer_lag_records",
                                   "Input records on this worker's partitions not yet read", registry=registry)

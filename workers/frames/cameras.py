@@ -163,6 +163,9 @@ def run_cameras(loaded: LoadedNetwork, camera_ids: list[str], settings: FramesSe
         raise ConfigError("no cameras to run")
     cv2.setNumThreads(settings.opencv_threads)
     lock = threading.Lock()
+    bind_stop = getattr(sink, "bind_stop", None)
+    if bind_stop is not None:
+        bind_stop(stop)  # a sink waiting for an absent broker (the publisher) gives up once the run stops
 
     def emit(window: TrackletWindow) -> None:
         with lock:

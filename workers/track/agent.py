@@ -13,7 +13,9 @@ import time
 from prometheus_client import CollectorRegistry
 
 from store.db import Store
-from streams.agents import Output, Record, attach_batch_agent, decode_all, run_worker
+from store.exceptions import StoreRefused, StoreUnavailable
+from streams.admin import ensure_topics
+from streams.agents import Decision, Output, Record, RetryPolicy, attach_batch_agent, decode_all, run_worker
 from streams.faust_app import make_app
 from streams.schemas import Sighting
 from streams.settings import KafkaSettings
@@ -41,8 +43,8 @@ class SightingWriter:
         if not sightings:
             return outputs
         started = time.perf_counter()
-        # a store error is transient (database down): it propagates, the worker stops without
-        # committing, and its replacement re-reads the batch from the last committed offset
+        # a store error propagates: the runner retries the batch (StoreUnavailable: the database is
+        # down, the batch waits uncommitted) or dead-letters the one row it refused (see store_policy)
         new = self.store.add_sightings(sightings)
         self._watermark = max(self._watermark, max(s.t_end for s in sightings))
         if self.retention_days and self._watermark >= self._next_expiry:
@@ -60,13 +62,22 @@ class SightingWriter:
         return outputs
 
 
+def store_policy(exc: BaseException) -> Decision:
+    """A row the store refused is dead-lettered (found by halving the batch); a store that is away is
+    waited for with the batch whole; anything else is halved and retried."""
+    if isinstance(exc, StoreRefused):
+        return "deadletter"
+    return "retry" if isinstance(exc, StoreUnavailable) else "split"
+
+
 def run(kafka: KafkaSettings, settings: TrackSettings) -> None:
     """Store sightings until SIGTERM."""
+    ensure_topics(kafka)  # create what is missing, fail in one line on a topic that differs from its declaration
     registry = CollectorRegistry()
     metrics = TrackMetrics(registry)
     store = Store(settings.store_url)
     app = make_app(STAGE, kafka)
     attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics, settings.retention_days),
-                       settings.max_batch,
-                       settings.max_wait_s, lag=metrics.consumer_lag)
+                       settings.max_batch, settings.max_wait_s, lag=metrics.consumer_lag, retries=metrics.retries,
+                       policy=RetryPolicy(decide=store_policy), stage=STAGE)
     run_worker(app, registry, settings.metrics_port)

@@ -24,5 +24,8 @@ class TrackMetrics:
                                     ["reason"], registry=registry)
         self.expired = Counter("gaitline_track_sightings_expired_total",
                                "Sightings deleted because they are older than the retention period", registry=registry)
+        self.retries = Counter("gaitline_track_batch_retries_total",
+                               "Batches retried instead of acknowledged: the handler raised or an output was "
+                               "not acknowledged (what = handler or send)", ["what"], registry=registry)
         self.consumer_lag = Gauge("gaitline_track_consumer_lag_records",
                                   "Input records on this worker's partitions not yet read", registry=registry)
