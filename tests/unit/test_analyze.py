@@ -36,3 +36,26 @@ def test_gallery_roundtrip_and_bad_file(tmp_path: Path) -> None:
     bad.write_bytes(b"nope")
     with pytest.raises(AnalyzeError):
         load_gallery(bad)
+
+
+def test_zero_length_and_truncated_videos(tmp_path: Path, vtest_video: Path) -> None:
+    """An empty file is one clear error (exit 2 on the command line); a recording cut off in the
+    middle (a camera's disk filled up) is analysed as far as it decodes, and nothing is invented."""
+    import subprocess
+    import sys
+
+    from workers.analyze import collect_windows, network_for, probe_video
+
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    res = subprocess.run([sys.executable, "-m", "gaitline", "analyze", str(empty), "--out", str(tmp_path / "o"),
+                          "--model", "baseline"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "cannot be decoded" in res.stderr + res.stdout
+    assert "Traceback" not in res.stderr and len((res.stderr + res.stdout).strip().splitlines()) == 1
+    cut = tmp_path / "cut.avi"
+    data = vtest_video.read_bytes()
+    cut.write_bytes(data[: len(data) // 4])  # the first quarter of the file, ending mid-frame
+    fps, total = probe_video(cut)
+    by_track, stats = collect_windows(network_for(cut, fps), total)
+    assert 0 < stats.frames < 795 and stats.per_camera["video"]["error"] is None
+    assert all(w.frame_end < stats.frames for ws in by_track.values() for w in ws)
