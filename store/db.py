@@ -62,7 +62,7 @@ class SightingRow(Base):
     sighting_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     identity_id: Mapped[str] = mapped_column(String(64), index=True)
     camera_id: Mapped[str] = mapped_column(String(100), index=True)
-    # live cameras number tracks from int(time.time() * 10) (~1.7e10): 64 bits (was Integer; see _widen_track_id)
+    # live cameras number tracks from int(time.time() * 10) (~1.7e10): 64 bits (was Integer: migration 0002)
     track_id: Mapped[int] = mapped_column(BigInteger)
     region: Mapped[str] = mapped_column(String(100))
     t_start: Mapped[float] = mapped_column(Float, index=True)
@@ -148,36 +148,16 @@ class Store:
         try:
             self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
             if create:
-                Base.metadata.create_all(self.engine)
+                from store.migrate import upgrade
+
+                upgrade(self.engine)  # a new store at the newest schema, an older one migrated (store/migrate.py)
             elif not inspect(self.engine).has_table(SightingRow.__tablename__):
                 raise StoreError(f"store {self.safe_url} holds no sightings yet (run the pipeline or `gaitline demo`)")
             else:
                 Base.metadata.create_all(self.engine, tables=_ALWAYS)  # type: ignore[arg-type]
-            # create_all skips tables that exist: a store made by an older release gets the newer indexes here
-            for idx in Base.metadata.tables[SightingRow.__tablename__].indexes:
-                idx.create(self.engine, checkfirst=True)
-            if create:
-                self._widen_track_id()
         except (SQLAlchemyError, ImportError) as exc:
             raise StoreError(f"cannot open store {self.safe_url}: {exc.__class__.__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
-
-    def _widen_track_id(self) -> None:
-        """Widen a 32-bit ``sightings.track_id`` made by an older release to 64 bits (PostgreSQL only:
-        SQLite's INTEGER is 64 bits already). Idempotent; a migration tool should take this over."""
-        if self.engine.dialect.name != "postgresql":
-            return
-        cols = {c["name"]: c for c in inspect(self.engine).get_columns(SightingRow.__tablename__)}
-        track = cols.get("track_id")
-        if track is None or isinstance(track["type"], BigInteger):
-            return
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(text("ALTER TABLE sightings ALTER COLUMN track_id TYPE BIGINT"))
-        except SQLAlchemyError as exc:  # e.g. a role that may not alter the table: say so, keep going
-            log.warning("store %s: sightings.track_id is 32-bit and could not be widened (%s): live cameras' "
-                        "sightings will be refused until it is (ALTER TABLE sightings ALTER COLUMN track_id "
-                        "TYPE BIGINT)", self.safe_url, exc.__class__.__name__)
 
     def add_sightings(self, sightings: Iterable[Sighting]) -> int:
         """Insert sightings, ignoring ids already stored and forgotten identities; return how many were new.

@@ -13,7 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from gaitline import __version__, logs
-from gaitline.cli import analyze, api, bench, demo, eval, inspect, kafka, privacy, query, sim, train, worker
+from gaitline.cli import analyze, api, bench, demo, eval, inspect, kafka, privacy, query, sim, store, train, worker
 from gaitline.errors import GaitlineError
 
 HELP = "gaitline: recognise people by the way they walk, across a camera network."
@@ -41,6 +41,7 @@ app.command("identities")(query.identities)
 app.command("forget")(privacy.forget)
 app.command("expire")(privacy.expire)
 app.command("audit")(privacy.audit)
+app.add_typer(store.app, name="store")
 app.add_typer(api.app, name="api")
 app.command("analyze")(analyze.analyze)
 app.command("inspect")(inspect.inspect)

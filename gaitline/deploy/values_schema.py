@@ -110,7 +110,9 @@ def schema() -> Schema:
             "topics": obj({"create": string("how the declared topics are created", ("job", "strimzi", "none")),
                            "replicas": integer(1, 32767, "replication factor"),
                            "strimziCluster": string("the strimzi.io/cluster label")}),
-            "store": obj({"urlSecret": string("Secret with key url")}),
+            "store": obj({"urlSecret": string("Secret with key url"),
+                          "migrate": {**BOOL, "description": "a pre-install/pre-upgrade hook Job runs "
+                                      "`gaitline store upgrade` (the stages then never alter the schema)"}}),
             "network": {"type": "object", "required": ["cameras"],
                         "description": "the camera network, in the configs/ schema (checked by the frames workers)",
                         "properties": {"cameras": {"type": "array", "minItems": 1, "items": {

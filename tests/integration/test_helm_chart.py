@@ -193,7 +193,7 @@ def test_every_stage_runs_restricted_with_readable_secrets() -> None:
             if "secret" in vol:
                 # group-readable for fsGroup 10001: 0400 for root was unreadable by uid 10001
                 assert vol["secret"]["defaultMode"] == 0o440, (name, vol)
-        if name != "city-gaitline-topics" and name != "city-gaitline-test":
+        if name not in ("city-gaitline-topics", "city-gaitline-store-migrate", "city-gaitline-test"):
             assert spec["serviceAccountName"] == "city-gaitline", name
     sa = _find(docs, "ServiceAccount", "city-gaitline")
     assert sa["automountServiceAccountToken"] is False
@@ -220,6 +220,21 @@ def test_pdbs_network_policies_and_ingress() -> None:
     assert any(p["port"] == 5432 for r in track["egress"] for p in r["ports"])
     ingress = _find(docs, "Ingress", "city-gaitline-api")["spec"]
     assert ingress["tls"] == [{"hosts": ["gaitline.town.example"], "secretName": "gaitline-town-tls"}]
+    migrate = _find(docs, "NetworkPolicy", "city-gaitline-store-migrate")["spec"]
+    assert any(p["port"] == 5432 for r in migrate["egress"] for p in r["ports"])  # the migration reaches the store
+
+
+def test_the_store_is_migrated_before_the_release_s_pods_start() -> None:
+    docs = render(profile="small-cpu", api_versions=PROFILES["small-cpu"])
+    job = _find(docs, "Job", "city-gaitline-store-migrate")
+    notes = job["metadata"]["annotations"]
+    assert notes["helm.sh/hook"] == "pre-install,pre-upgrade" and int(notes["helm.sh/hook-weight"]) < 0
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"] == ["store", "upgrade"]
+    url = next(e for e in container["env"] if e["name"] == "GAITLINE_STORE_URL")
+    assert url["valueFrom"]["secretKeyRef"]["key"] == "url"
+    assert not any(d["kind"] == "Job" and d["metadata"]["name"].endswith("store-migrate")
+                   for d in render({"store": {"migrate": False}}))
 
 
 def test_keda_owns_the_replicas_and_can_read_a_secured_cluster() -> None:
@@ -264,7 +279,8 @@ def test_gpu_profile_places_the_agents_on_gpu_nodes() -> None:
         assert topics[t.name]["spec"]["partitions"] == t.partitions
         assert topics[t.name]["spec"]["config"] == topic_configs(t, 3)
         assert topics[t.name]["metadata"]["labels"]["strimzi.io/cluster"] == "city"
-    assert not any(d["kind"] == "Job" for d in docs)
+    # Strimzi makes the topics: the only hook Job left is the store's migration
+    assert [d["metadata"]["name"] for d in docs if d["kind"] == "Job"] == ["city-gaitline-store-migrate"]
 
 
 def test_without_operators_nothing_needs_a_crd() -> None:

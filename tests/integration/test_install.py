@@ -121,13 +121,14 @@ def test_the_development_install_is_left_alone(installed: Path) -> None:
 
 def test_package_data_is_installed(installed: Path, tmp_path: Path) -> None:
     code = ("from gait.model.calibration import CHECKPOINT_DIR; from configs.schema import NETWORKS_DIR; "
-            "import api.server as s; "
+            "import api.server as s; from store.db import Store; from store.migrate import current, head; "
+            "st = Store('sqlite:///' + __import__('os').path.abspath('m.db')); "
             "print((CHECKPOINT_DIR / 'default.pt').is_file(), (NETWORKS_DIR / 'vtest.yaml').is_file(), "
-            "(s.STATIC / 'index.html').is_file())")
+            "(s.STATIC / 'index.html').is_file(), current(st.engine) == head())")
     proc = subprocess.run([str(installed / "bin" / "python"), "-c", code], capture_output=True, text=True,
                           cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["True", "True", "True"]
+    assert proc.stdout.split() == ["True", "True", "True", "True"]  # the store's migrations came along
 
 
 # What the Dockerfile does with that context (stages, constraints, user): tests/unit/test_image.py

@@ -108,15 +108,20 @@ def test_forget_expire_and_audit_commands(tmp_path):
     assert Store(url).count() == 1
 
 
-def test_a_store_from_an_older_release_gets_the_new_indexes(tmp_path):
+def test_a_store_from_an_older_release_is_migrated_by_its_writer(tmp_path):
     import sqlalchemy as sa
+
+    from store.migrate import BASELINE, current, head
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     Store(url).close()
-    with sa.create_engine(url).begin() as conn:  # what an older release left behind
+    with sa.create_engine(url).begin() as conn:  # what a release before migrations and the index left behind
         conn.execute(sa.text("DROP INDEX ix_sightings_camera_time"))
-    names = {i["name"] for i in sa.inspect(sa.create_engine(url)).get_indexes("sightings")}
-    assert "ix_sightings_camera_time" not in names
-    Store(url, create=False).close()
-    names = {i["name"] for i in sa.inspect(sa.create_engine(url)).get_indexes("sightings")}
-    assert "ix_sightings_camera_time" in names
+        conn.execute(sa.text("DROP TABLE alembic_version"))
+    Store(url, create=False).close()  # a reader never alters the schema
+    engine = sa.create_engine(url)
+    assert "ix_sightings_camera_time" not in {i["name"] for i in sa.inspect(engine).get_indexes("sightings")}
+    assert current(engine) is None
+    Store(url).close()  # a writer: stamped at the baseline, then upgraded
+    assert "ix_sightings_camera_time" in {i["name"] for i in sa.inspect(engine).get_indexes("sightings")}
+    assert current(engine) == head() != BASELINE
