@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(opencv-doc postgresql prometheus maven default-jre-headless chromium)
+APT_PACKAGES=(opencv-doc postgresql prometheus maven default-jre-headless chromium openssl)
 PY=${PYTHON:-python3}
 
 missing=()

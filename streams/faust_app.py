@@ -62,6 +62,8 @@ def raw_topic(app: faust.App, spec: TopicSpec, settings: KafkaSettings) -> faust
 
 def _credentials(settings: KafkaSettings) -> Any:
     context = ssl.create_default_context(cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None)
+    if settings.ssl_certfile and settings.ssl_keyfile:  # mutual TLS: the broker checks this client too
+        context.load_cert_chain(str(settings.ssl_certfile), str(settings.ssl_keyfile))
     if settings.security_protocol == "SSL":
         return faust.SSLCredentials(context)
     password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""

@@ -6,7 +6,7 @@ import functools
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KAFKA_VERSION = "4.4.0"
@@ -39,6 +39,11 @@ class KafkaSettings(BaseSettings):
                                              "env GAITLINE_KAFKA_SASL_PASSWORD")
     ssl_cafile: Path | None = Field(None, description="CA certificate(s) that sign the brokers' TLS certificates "
                                      "(unset: the system's); env GAITLINE_KAFKA_SSL_CAFILE")
+    ssl_certfile: Path | None = Field(None, description="this client's TLS certificate (PEM), for brokers that "
+                                       "authenticate clients by certificate (mutual TLS); with "
+                                       "GAITLINE_KAFKA_SSL_KEYFILE; env GAITLINE_KAFKA_SSL_CERTFILE")
+    ssl_keyfile: Path | None = Field(None, description="the private key (PEM) of GAITLINE_KAFKA_SSL_CERTFILE; "
+                                      "env GAITLINE_KAFKA_SSL_KEYFILE")
 
     replication_factor: int = Field(1, ge=1, le=16, description="replicas of every topic gaitline creates, and the "
                                     "least an existing one must have (3 in a cluster; 1 for the dev broker); "
@@ -47,6 +52,13 @@ class KafkaSettings(BaseSettings):
                                          "topic instead of the declared counts, checked on existing topics "
                                          "(unset: declared, and existing counts are kept); "
                                          "env GAITLINE_KAFKA_TOPIC_PARTITIONS")
+
+    @model_validator(mode="after")
+    def _client_certificate_whole(self) -> KafkaSettings:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("GAITLINE_KAFKA_SSL_CERTFILE and GAITLINE_KAFKA_SSL_KEYFILE go together: set both or "
+                             "neither")
+        return self
 
     def topic(self, spec_name: str) -> str:
         """Full broker name of a base topic name under this namespace."""
@@ -62,6 +74,9 @@ class KafkaSettings(BaseSettings):
             out["sasl_plain_password"] = self.sasl_password.get_secret_value() if self.sasl_password else None
         if self.ssl_cafile:
             out["ssl_cafile"] = str(self.ssl_cafile)
+        if self.ssl_certfile and self.ssl_keyfile:
+            out["ssl_certfile"] = str(self.ssl_certfile)
+            out["ssl_keyfile"] = str(self.ssl_keyfile)
         return out
 
 
