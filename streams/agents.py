@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 import faust
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from gaitline.logs import coordinates
 from gaitline.metrics import serve
 from streams.exceptions import SchemaError
 from streams.faust_app import raw_topic
@@ -52,7 +53,8 @@ M = TypeVar("M", bound=Message)
 
 def dead_letter_output(stage: str, rec: Record, reason: str) -> Output:
     """The dead-letter output for ``rec``, which ``stage`` could not process because of ``reason``."""
-    log.warning("dead-lettering %s[%s]@%s in %s: %s", rec.topic, rec.partition, rec.offset, stage, reason)
+    log.warning("dead-lettering %s[%s]@%s in %s: %s", rec.topic, rec.partition, rec.offset, stage, reason,
+                extra=coordinates(rec.topic, rec.partition, rec.offset, rec.key))
     letter = DeadLetter(stage=stage, reason=reason, source_topic=rec.topic, partition=rec.partition,
                         offset=rec.offset, key=rec.key.decode("utf-8", "replace") if rec.key else None,
                         original=rec.value or b"")

@@ -74,3 +74,14 @@ def test_the_stage_comes_from_the_command(argv: list[str], stage: str | None) ->
 def test_version() -> None:
     out = CliRunner().invoke(app, ["--version"])
     assert out.exit_code == 0 and out.output.strip() == f"gaitline {__version__}"
+
+
+def test_a_dead_letter_is_logged_with_the_record_s_coordinates(caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from streams.agents import Record, dead_letter_output
+
+    with caplog.at_level(logging.WARNING, logger="streams.agents"):
+        dead_letter_output("embed", Record(b"cam/7", b"x", "tracklets.v1", 3, 1234), "undecodable")
+    (rec,) = [r for r in caplog.records if "dead-lettering" in r.getMessage()]
+    assert (rec.topic, rec.partition, rec.offset, rec.key) == ("tracklets.v1", 3, 1234, "cam/7")  # type: ignore[attr-defined]

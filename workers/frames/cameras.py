@@ -22,6 +22,7 @@ import cv2
 from configs.exceptions import ConfigError
 from configs.schema import Camera, LoadedNetwork, Network
 from gait.vision.segment import Detection, Segmenter
+from gaitline.logs import coordinates
 from streams.schemas import TrackletWindow
 from workers.exceptions import FramesError
 from workers.frames.metrics import FramesMetrics
@@ -188,7 +189,7 @@ def run_cameras(loaded: LoadedNetwork, camera_ids: list[str], settings: FramesSe
         try:
             w.run(stop, realtime)
         except Exception as exc:  # noqa: BLE001 - one camera's failure must not stop the others
-            log.exception("camera %s failed", w.camera.id)
+            log.exception("camera %s failed", w.camera.id, extra=coordinates(camera=w.camera.id))
             w.error = f"{type(exc).__name__}: {exc}"
 
     if len(workers) == 1:

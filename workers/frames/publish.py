@@ -23,6 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from gaitline.logs import coordinates
 from streams.clients import Producer
 from streams.exceptions import BrokerError
 from streams.schemas import TrackletWindow
@@ -121,7 +122,7 @@ class WindowPublisher:
                     return
                 wait = min(30.0, self.retry_s * 2 ** min(attempt - 1, 5))
                 log.warning("broker away: window %s of camera %s waits %.0f s (attempt %d): %s", item.window_id,
-                            item.camera, wait, attempt, exc)
+                            item.camera, wait, attempt, exc, extra=coordinates(topic=self.topic, camera=item.camera))
                 self._stop.wait(wait)
 
     def _send_again(self) -> None:
@@ -153,7 +154,8 @@ class WindowPublisher:
         self.failed += 1
         if self.metrics:
             self.metrics.windows_dropped.labels(item.camera, "publish_failed").inc()
-        log.error("window %s of camera %s dropped: %s", item.window_id, item.camera, why)
+        log.error("window %s of camera %s dropped: %s", item.window_id, item.camera, why,
+                  extra=coordinates(topic=self.topic, camera=item.camera))
 
     def close(self, timeout_s: float = 30.0) -> None:
         """Deliver everything outstanding (resending what comes back) for up to ``timeout_s``, then close.
