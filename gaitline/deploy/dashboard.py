@@ -184,6 +184,11 @@ def build() -> db.Dashboard:
                             _q(p95("gaitline_track_store_write_seconds"), "p95"),
                             description="GaitlineStoreWritesSlow"))
     d = d.with_panel(series(
+        "Store write errors", "ops",
+        _q(f"sum by (kind) (rate(gaitline_track_store_errors_total{{{SEL}}}[{RATE}]))", "{{kind}}"),
+        description="unavailable: the batch waits and is retried (GaitlineStoreUnavailable); refused: the row "
+                    "is dead-lettered"))
+    d = d.with_panel(series(
         "End to end", "s",
         _q(p95("gaitline_track_end_to_end_seconds", q=0.5), "p50"),
         _q(p95("gaitline_track_end_to_end_seconds"), "p95"),

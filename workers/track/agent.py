@@ -45,7 +45,12 @@ class SightingWriter:
         started = time.perf_counter()
         # a store error propagates: the runner retries the batch (StoreUnavailable: the database is
         # down, the batch waits uncommitted) or dead-letters the one row it refused (see store_policy)
-        new = self.store.add_sightings(sightings)
+        try:
+            new = self.store.add_sightings(sightings)
+        except (StoreUnavailable, StoreRefused) as exc:
+            if self.metrics:
+                self.metrics.store_errors.labels("refused" if isinstance(exc, StoreRefused) else "unavailable").inc()
+            raise
         self._watermark = max(self._watermark, max(s.t_end for s in sightings))
         if self.retention_days and self._watermark >= self._next_expiry:
             gone = self.store.expire(self._watermark - self.retention_days * 86400)

@@ -27,5 +27,11 @@ class TrackMetrics:
         self.retries = Counter("gaitline_track_batch_retries_total",
                                "Batches retried instead of acknowledged: the handler raised or an output was "
                                "not acknowledged (what = handler or send)", ["what"], registry=registry)
+        self.store_errors = Counter("gaitline_track_store_errors_total",
+                                    "Store writes that failed: unavailable (the database is away; the batch waits "
+                                    "and is retried) or refused (a row the database rejected; dead-lettered)",
+                                    ["kind"], registry=registry)
+        for kind in ("unavailable", "refused"):  # both series exist from the start: alerts see a rise from 0
+            self.store_errors.labels(kind)
         self.consumer_lag = Gauge("gaitline_track_consumer_lag_records",
                                   "Input records on this worker's partitions not yet read", registry=registry)

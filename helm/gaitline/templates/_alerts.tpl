@@ -135,6 +135,14 @@ groups:
           summary: p95 of the track stage's store writes above 1 s
           description: "p95 is {{`{{ $value | humanizeDuration }}`}}; PostgreSQL is overloaded or far away."
           runbook_url: {{ $runbooks }}/GaitlineStoreWritesSlow.md
+      - alert: GaitlineStoreUnavailable
+        expr: sum(increase(gaitline_track_store_errors_total{kind="unavailable", {{- $sel }}}[5m])) > 0
+        for: 5m
+        labels: {severity: critical}
+        annotations:
+          summary: the track stage cannot reach the store
+          description: "Sightings wait uncommitted on sightings.v1 (nothing is lost) until the store answers again."
+          runbook_url: {{ $runbooks }}/GaitlineStoreUnavailable.md
       - alert: GaitlineGalleryRebuildStuck
         expr: max(gaitline_index_gallery_rebuilding_builds{ {{- $sel }}}) > 0
         for: 30m
