@@ -143,10 +143,8 @@ class Store:
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         try:
-            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+            self.engine: Engine = create_engine(driver_url(url), future=True, pool_pre_ping=True)
             if create:
                 from store.migrate import upgrade
 
@@ -324,6 +322,11 @@ class Store:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
+
+
+def driver_url(url: str) -> str:
+    """``url`` with the driver SQLAlchemy should use: ``postgresql://`` means psycopg 3, not psycopg2."""
+    return "postgresql+psycopg://" + url.removeprefix("postgresql://") if url.startswith("postgresql://") else url
 
 
 def mask_url(url: str) -> str:

@@ -25,12 +25,10 @@ def _engine(url: str) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.exc import SQLAlchemyError
 
-    from store.db import mask_url
+    from store.db import driver_url, mask_url
 
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     try:
-        return create_engine(url, future=True, pool_pre_ping=True)
+        return create_engine(driver_url(url), future=True, pool_pre_ping=True)
     except (SQLAlchemyError, ImportError) as exc:
         raise GaitlineError(f"cannot open store {mask_url(url)}: {exc.__class__.__name__}") from exc
 

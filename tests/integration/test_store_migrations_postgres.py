@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from store import migrate
-from store.db import Base, Store
+from store.db import Base, Store, driver_url
 from tests.factories import sighting
 
 pytestmark = pytest.mark.integration
@@ -49,11 +49,11 @@ def old_release_db():
     if not base:
         pytest.fail("GAITLINE_TEST_PG_URL is not set: run the integration suite through `make test`")
     name = f"gaitline_mig_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(driver_url(base), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = base.rsplit("/", 1)[0] + "/" + name
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = sa.create_engine(driver_url(url))
     with engine.begin() as conn:
         for stmt in filter(str.strip, PREVIOUS_RELEASE.split(";")):
             conn.execute(sa.text(stmt))
