@@ -33,6 +33,22 @@ class Camera(_Strict):
     homography: list[list[float]] | None = Field(
         None, description="3x3 matrix mapping image pixels (x, y, 1) to ground metres")
     start_time: float | None = Field(None, description="epoch seconds of a file's first frame")
+    # where it stands on the site map: ground-plane metres, the frame the homography maps into
+    position: tuple[float, float] | None = Field(None, description="site ground-plane metres [x, y]")
+    heading_deg: float | None = Field(None, ge=-360, le=360,
+                                      description="viewing direction, degrees counter-clockwise from +x")
+    fov_deg: float = Field(60.0, ge=1, le=180, description="horizontal field of view, degrees")
+    range_m: float = Field(20.0, gt=0, le=10_000, description="how far on the ground it sees people, metres")
+    lat: float | None = Field(None, ge=-90, le=90, description="WGS84 latitude (with lon)")
+    lon: float | None = Field(None, ge=-180, le=180, description="WGS84 longitude (with lat)")
+
+    @model_validator(mode="after")
+    def _geometry(self) -> Self:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon go together: give both or neither")
+        if self.heading_deg is not None and self.position is None:
+            raise ValueError("heading_deg needs a position")
+        return self
 
     @field_validator("homography")
     @classmethod
@@ -74,11 +90,44 @@ class Edge(_Strict):
         return self
 
 
+MAP_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+class Site(_Strict):
+    """The site the cameras stand on: an optional map image and the ground rectangle it shows."""
+
+    map_image: str | None = Field(None, min_length=1, description="floor plan or map: a PNG, JPEG or WebP "
+                                                                  "file, relative to the config file")
+    bounds: tuple[float, float, float, float] | None = Field(
+        None, description="[x_min, y_min, x_max, y_max]: the ground metres the map image covers")
+
+    @field_validator("map_image")
+    @classmethod
+    def _check_image(cls, v: str | None) -> str | None:
+        if v is not None and not v.lower().endswith(MAP_IMAGE_SUFFIXES):
+            raise ValueError(f"map_image must be one of {', '.join(MAP_IMAGE_SUFFIXES)}")
+        return v
+
+    @field_validator("bounds")
+    @classmethod
+    def _check_bounds(cls, v: tuple[float, float, float, float] | None) -> tuple[float, float, float, float] | None:
+        if v is not None and not (v[0] < v[2] and v[1] < v[3]):
+            raise ValueError("bounds must be [x_min, y_min, x_max, y_max] with x_min < x_max and y_min < y_max")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.map_image is not None and self.bounds is None:
+            raise ValueError("a map_image needs the bounds it covers")
+        return self
+
+
 class Network(_Strict):
     """A camera network: the unit a pipeline runs on."""
 
     version: int = Field(1, ge=1, le=1)
     name: str = Field(min_length=1)
+    site: Site | None = None
     cameras: list[Camera] = Field(min_length=1)
     topology: list[Edge] = Field(default_factory=list)
 
@@ -171,4 +220,9 @@ def load_network(path: str | Path) -> LoadedNetwork:
         where = ".".join(str(x) for x in loc) or "(top)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(f"{p}:{lineno}: {where}: {msg}") from exc
+    if net.site is not None and net.site.map_image is not None:
+        img = Path(net.site.map_image)
+        img = img if img.is_absolute() else p.resolve().parent / img
+        if not img.is_file():
+            raise ConfigError(f"{p}:{_line_of(node, ('site', 'map_image'))}: site.map_image: no such file {img}")
     return LoadedNetwork(network=net, path=p.resolve())

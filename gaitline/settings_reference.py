@@ -37,6 +37,7 @@ SETTINGS_CLASSES: tuple[str, ...] = (
     "workers.embed.settings:EmbedSettings",
     "index.settings:IndexSettings",
     "workers.track.settings:TrackSettings",
+    "api.settings:ApiSettings",
     "gaitline.logs:LogSettings",
 )
 """``module:class`` of every pydantic-settings class, in data-path order."""

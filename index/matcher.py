@@ -73,6 +73,7 @@ class IdentityMatcher:
         self._rebuilds_counted = 0  # builds of this process's gallery already on the counter
         # the embeddings agent and the gallery-log agent run in executor threads: one at a time here
         self._lock = threading.Lock()
+        self._thresholds: dict[str, float] = {}  # model -> open-set threshold
 
     def __call__(self, records: list[Record]) -> list[Output]:
         """Handle one batch of raw ``embeddings.v1`` records."""
@@ -215,7 +216,7 @@ class IdentityMatcher:
                             track_id=emb.track_id, region=emb.region, t_start=emb.t_start, t_end=emb.t_end,
                             x=emb.foot_point[0], y=emb.foot_point[1], box=emb.box, ground_plane=emb.ground_plane,
                             score=score, enrolled=enrolled, model=emb.model, gait=emb.gait,
-                            truth_id=emb.truth_id)
+                            truth_id=emb.truth_id, evidence_png=emb.evidence_png, keyframe_jpeg=emb.keyframe_jpeg)
         entry = GalleryEntry(identity_id=identity, op="enrol" if enrolled else "update", model=emb.model,
                              model_version=emb.model_version, dim=self.gallery.dim,
                              n_sightings=self.gallery.counts[identity],
@@ -237,7 +238,10 @@ class IdentityMatcher:
 
     def threshold(self, model: str) -> float:
         """The open-set threshold: the setting if given, else the model's calibrated value."""
-        return threshold_for(model, self.settings.match_threshold)
+        if model not in self._thresholds:
+            # reading the calibration loads the checkpoint (tens of ms): once per model, not per new track
+            self._thresholds[model] = threshold_for(model, self.settings.match_threshold)
+        return self._thresholds[model]
 
     def _dead(self, rec: Record, reason: str, kind: str) -> Output:
         if self.metrics:

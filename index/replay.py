@@ -66,11 +66,11 @@ class GalleryFollower:
     """
 
     def __init__(self, kafka: KafkaSettings, ann: AnnConfig | None = None, client_id: str = "gaitline-gallery-follow",
-                 consumer: Any = None) -> None:
+                 consumer: Any = None, **options: Any) -> None:
         self.topic = GALLERY.full_name(kafka.namespace)
         self.log = GalleryLog(ann)
         self._lock = threading.Lock()
-        self._tail = TopicTail(kafka, self.topic, client_id, consumer)
+        self._tail = TopicTail(kafka, self.topic, client_id, consumer, **options)  # options: kafka-python's
 
     def catch_up(self) -> None:
         """Read the log up to its end as of now (call under the lock, or before sharing the follower)."""

@@ -19,8 +19,8 @@ from index.settings import IndexSettings
 from streams.admin import ensure_topics
 from streams.agents import Record, attach_batch_agent, run_worker
 from streams.clients import Producer
-from streams.faust_app import make_app
 from streams.settings import KafkaSettings
+from streams.stage_app import StageApp
 from streams.topics import EMBEDDINGS
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,10 @@ def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
     ensure_topics(kafka)  # create what is missing, fail in one line on a topic that differs from its declaration
     registry = CollectorRegistry()
     metrics = IndexMetrics(registry)
-    follower = GalleryFollower(kafka, settings.ann(), client_id=f"gaitline-index-follow-{uuid.uuid4().hex[:8]}")
+    # the follower reads back every entry this index writes (one a window) to find other instances' and
+    # tombstones; none is urgent, so the broker may hold its fetch half a second to gather a few
+    follower = GalleryFollower(kafka, settings.ann(), client_id=f"gaitline-index-follow-{uuid.uuid4().hex[:8]}",
+                               fetch_min_bytes=64 * 1024, fetch_max_wait_ms=500)
     follower.catch_up()
     gallery, last_seen = follower.log.gallery, follower.log.last_seen
     network = load_network(settings.network).network if settings.network else None
@@ -45,7 +48,7 @@ def run(kafka: KafkaSettings, settings: IndexSettings) -> None:
     decisions = recent_decisions(kafka, settings.decision_lookback_s)
     matcher = IdentityMatcher(settings, gallery, metrics, TransitGate(network, settings.open_world_s), last_seen,
                               decisions)
-    app = make_app(STAGE, kafka)
+    app = StageApp(STAGE, kafka)
     attach_batch_agent(app, kafka, EMBEDDINGS, matcher, max_batch=64, max_wait_s=0.05, lag=metrics.consumer_lag,
                        retries=metrics.retries, stage=STAGE)
     threading.Thread(target=_follow, args=(kafka, follower, matcher), name="gallery-follow", daemon=True).start()

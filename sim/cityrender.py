@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import yaml
 
+from configs.site import camera_pose_from_homography
 from sim.body import pose
 from sim.city import BLOCK_M, START_TIME, CityCamera, CityPlan, Walker
 from sim.exceptions import SimError
@@ -233,6 +234,14 @@ def _clip(x0: int, y0: int, w: int, h: int, W: int, H: int) -> tuple[int, int, i
     return None if cx1 <= cx0 or cy1 <= cy0 else (cx0, cy0, cx1, cy1)
 
 
+def _placement(cc: CityCamera) -> dict[str, Any]:
+    """Where the camera stands on the site map and what it sees, from its homography."""
+    pose = camera_pose_from_homography(cc.cam.image_to_ground(), cc.width, cc.height)
+    return {"position": [round(pose.position[0], 2), round(pose.position[1], 2)],
+            "heading_deg": round(pose.heading_deg, 1), "fov_deg": round(pose.fov_deg, 1),
+            "range_m": round(min(pose.far_m, 60.0), 1)}
+
+
 def _write_meta(plan: CityPlan, out: Path) -> None:
     cams = []
     for cc in plan.cameras:
@@ -249,13 +258,15 @@ def _write_meta(plan: CityPlan, out: Path) -> None:
                "outfit": asdict(w.outfit), "t0": round(START_TIME + w.t0, 3),
                "route": w.route.round(3).tolist()} for w in plan.walkers]
     (out / "people.json").write_text(json.dumps(people, indent=1, sort_keys=True) + "\n")
+    lo, hi = plan.nodes.min(axis=0) - BLOCK_M / 2, plan.nodes.max(axis=0) + BLOCK_M / 2  # the street grid
+    bounds = [round(float(v), 1) for v in (*lo, *hi)]
     for name, live in (("network.yaml", False), ("network-live.yaml", True)):
-        net = {"version": 1, "name": f"sim-city-{plan.seed}",
+        net = {"version": 1, "name": f"sim-city-{plan.seed}", "site": {"bounds": bounds},
                "cameras": [{"id": cc.id, "source": f"sim://./{cc.id}?pace=realtime" if live else f"video/{cc.id}.avi",
                             "region": f"block{cc.node}", "fps": plan.fps,
                             "homography": [[float(v) for v in row] for row in
                                            np.round(cc.cam.image_to_ground(), 10).tolist()],
-                            "start_time": START_TIME} for cc in plan.cameras],
+                            "start_time": START_TIME, **_placement(cc)} for cc in plan.cameras],
                "topology": plan.transit()}
         head = (f"# Written by `gaitline sim city` (seed {plan.seed}). "
                 "Homographies map image pixels to ground metres.\n")

@@ -5,9 +5,10 @@ harness read here. Writes are idempotent on the sighting id (the window id), so 
 redelivered after a consumer-group rebalance is stored once.
 
 Biometric data has rules: every search and every deletion is written to an append-only
-``audit_log`` (who, what, about whom, why); ``forget`` deletes an identity's sightings and
-records the identity as forgotten, so sightings still in flight on the topic are not stored
-again; ``expire`` deletes sightings older than the retention period.
+``audit_log`` (who, what, about whom, why); ``forget`` deletes an identity's sightings with their
+evidence images, its watchlist entry and alerts, and records the identity as forgotten, so
+sightings still in flight on the topic are not stored again; ``expire`` deletes sightings older
+than the retention period, with their evidence and alerts.
 """
 
 from __future__ import annotations
@@ -17,94 +18,24 @@ import logging
 import math
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Float,
-    Index,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    delete,
-    func,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import create_engine, delete, func, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
+from store.evidence import EvidenceQueries, EvidenceRow, delete_evidence_of, evidence_rows
 from store.exceptions import StoreError, StoreRefused, StoreUnavailable
+from store.models import AuditRow, Base, ForgottenRow, SightingRow
+from store.search import IdentitySummary, SightingQueries
+from store.watchlist import WatchHitRow, WatchlistQueries, WatchlistRow
 from streams.schemas import Sighting
 
 log = logging.getLogger(__name__)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class SightingRow(Base):
-    """One sighting: an identity on a camera during a window."""
-
-    __tablename__ = "sightings"
-    # "who did camera C see between T1 and T2": one index range instead of every sighting of C
-    __table_args__ = (Index("ix_sightings_camera_time", "camera_id", "t_start"),)
-
-    sighting_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    identity_id: Mapped[str] = mapped_column(String(64), index=True)
-    camera_id: Mapped[str] = mapped_column(String(100), index=True)
-    # live cameras number tracks from int(time.time() * 10) (~1.7e10): 64 bits (was Integer: migration 0002)
-    track_id: Mapped[int] = mapped_column(BigInteger)
-    region: Mapped[str] = mapped_column(String(100))
-    t_start: Mapped[float] = mapped_column(Float, index=True)
-    t_end: Mapped[float] = mapped_column(Float)
-    x: Mapped[float] = mapped_column(Float)
-    y: Mapped[float] = mapped_column(Float)
-    box_x: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    box_y: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    box_w: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    box_h: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    ground_plane: Mapped[bool] = mapped_column(Boolean)
-    score: Mapped[float] = mapped_column(Float)
-    enrolled: Mapped[bool] = mapped_column(Boolean)
-    model: Mapped[str] = mapped_column(String(100))
-    cadence_spm: Mapped[float | None] = mapped_column(Float, nullable=True)
-    speed_mps: Mapped[float | None] = mapped_column(Float, nullable=True)
-    step_length_m: Mapped[float | None] = mapped_column(Float, nullable=True)
-    stride_length_m: Mapped[float | None] = mapped_column(Float, nullable=True)
-    truth_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
-
-
-class AuditRow(Base):
-    """One entry of the append-only audit log: who did what, about whom, and why."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[float] = mapped_column(Float, index=True)
-    actor: Mapped[str] = mapped_column(String(100), index=True)
-    action: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
-    reason: Mapped[str] = mapped_column(String(500))
-    detail: Mapped[str] = mapped_column(Text, default="{}")
-
-
-class ForgottenRow(Base):
-    """An identity that was forgotten: its sightings are refused from then on."""
-
-    __tablename__ = "forgotten"
-
-    identity_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    at: Mapped[float] = mapped_column(Float)
 
 
 _ROWS_PER_INSERT = 1000
@@ -114,15 +45,7 @@ _FORGET_LOCK = 0x6761_6974  # "gait": the advisory lock id that orders inserts a
 _ALWAYS = [AuditRow.__table__, ForgottenRow.__table__]
 
 
-@dataclass(frozen=True)
-class IdentitySummary:
-    """One identity as ``gaitline identities`` lists it."""
-
-    identity_id: str
-    sightings: int
-    cameras: int
-    first_seen: float
-    last_seen: float
+__all__ = ["AuditRow", "Base", "ForgottenRow", "IdentitySummary", "SightingRow", "Store"]
 
 
 def default_store_url() -> str:
@@ -136,8 +59,10 @@ def default_store_url() -> str:
     return f"sqlite:///{base / 'gaitline.db'}"
 
 
-class Store:
-    """Access to the sightings store at ``url`` (any SQLAlchemy URL)."""
+class Store(SightingQueries, EvidenceQueries, WatchlistQueries):
+    """Access to the sightings store at ``url`` (any SQLAlchemy URL).
+
+    The control room's reads are in :mod:`store.search`, :mod:`store.evidence` and :mod:`store.watchlist`."""
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
@@ -188,21 +113,40 @@ class Store:
             self._serialise_with_forget(session)
             gone = set(session.scalars(select(ForgottenRow.identity_id).where(
                 ForgottenRow.identity_id.in_({s.identity_id for s in batch}))))
-            rows = [_row(s) for s in batch if s.identity_id not in gone]
-            if not rows:
+            kept = [s for s in batch if s.identity_id not in gone]
+            if not kept:
                 return 0
-            # one statement binds 22 values a row: SQLite allows 32 766 per statement
+            # stored_at: distinct within a batch (1 us apart), so a reader's cursor never splits a tie
+            now = time.time()
+            rows = [_row(s, now + i * 1e-6) for i, s in enumerate(kept)]
+            # one statement binds 23 values a row: SQLite allows 32 766 per statement
             for i in range(0, len(rows), _ROWS_PER_INSERT):
                 stmt = (ins(SightingRow).values(rows[i:i + _ROWS_PER_INSERT])
                         .on_conflict_do_nothing(index_elements=["sighting_id"]).returning(SightingRow.sighting_id))
                 new += len(session.execute(stmt).all())  # rowcount is -1 on some drivers: count what came back
+            # insert-if-absent as the sightings: a redelivered window adds no second image
+            images = evidence_rows(kept)
+            for i in range(0, len(images), _ROWS_PER_INSERT):
+                session.execute(ins(EvidenceRow).values(images[i:i + _ROWS_PER_INSERT])
+                                .on_conflict_do_nothing(index_elements=["sighting_id"]))
         return new
 
-    def where(self, identity_id: str) -> Sequence[SightingRow]:
-        """Every sighting of ``identity_id``, oldest first."""
+    def where(self, identity_id: str, since: float | None = None, until: float | None = None,
+              limit: int | None = None, offset: int = 0) -> Sequence[SightingRow]:
+        """Sightings of ``identity_id``, oldest first: every one, or those overlapping ``[since, until]``
+        (epoch seconds, either end open when None), at most ``limit`` from ``offset`` on."""
+        q = select(SightingRow).where(SightingRow.identity_id == identity_id)
+        if since is not None:
+            q = q.where(SightingRow.t_end >= since)
+        if until is not None:
+            q = q.where(SightingRow.t_start <= until)
+        q = q.order_by(SightingRow.t_start, SightingRow.sighting_id)
+        if limit is not None:
+            q = q.limit(max(0, limit))
+        if offset:
+            q = q.offset(offset)
         with Session(self.engine) as session:
-            return list(session.scalars(select(SightingRow).where(SightingRow.identity_id == identity_id)
-                                        .order_by(SightingRow.t_start)))
+            return list(session.scalars(q))
 
     def seen_by(self, camera_id: str, since: float, until: float, limit: int | None = None) -> Sequence[SightingRow]:
         """Sightings on ``camera_id`` overlapping ``[since, until]`` (epoch seconds), oldest first."""
@@ -277,12 +221,16 @@ class Store:
             session.execute(text(f"SELECT {fn}(:k)"), {"k": _FORGET_LOCK})
 
     def forget(self, identity_id: str) -> int:
-        """Delete every sighting of ``identity_id`` and refuse its future ones; return how many were removed."""
+        """Delete every sighting of ``identity_id`` with its evidence, its watchlist entry and alerts, and refuse
+        its future sightings; return how many sightings were removed."""
         ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with Session(self.engine) as session, session.begin():
             self._serialise_with_forget(session, forget=True)
             session.execute(ins(ForgottenRow).values(identity_id=identity_id, at=time.time())
                             .on_conflict_do_nothing(index_elements=["identity_id"]))
+            delete_evidence_of(session, select(SightingRow.sighting_id).where(SightingRow.identity_id == identity_id))
+            session.execute(delete(WatchHitRow).where(WatchHitRow.identity_id == identity_id))
+            session.execute(delete(WatchlistRow).where(WatchlistRow.identity_id == identity_id))
             res = session.execute(delete(SightingRow).where(SightingRow.identity_id == identity_id))
             return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -292,8 +240,11 @@ class Store:
             return session.get(ForgottenRow, identity_id) is not None
 
     def expire(self, older_than: float) -> int:
-        """Delete sightings that ended before ``older_than`` (epoch seconds); return how many."""
+        """Delete sightings that ended before ``older_than`` (epoch seconds), with their evidence and the
+        alerts they raised; return how many sightings."""
         with Session(self.engine) as session, session.begin():
+            delete_evidence_of(session, select(SightingRow.sighting_id).where(SightingRow.t_end < older_than))
+            session.execute(delete(WatchHitRow).where(WatchHitRow.t < older_than))
             res = session.execute(delete(SightingRow).where(SightingRow.t_end < older_than))
             return int(res.rowcount or 0)  # type: ignore[attr-defined]
 
@@ -315,8 +266,10 @@ class Store:
             return list(session.scalars(q.limit(limit) if limit else q))
 
     def reset(self) -> None:
-        """Empty the sightings (the demo starts from an empty store); the audit log is never dropped."""
-        Base.metadata.drop_all(self.engine, tables=[SightingRow.__table__])  # type: ignore[list-item]
+        """Empty the sightings with their evidence and alerts (the demo starts from an empty store); the audit
+        log is never dropped, nor the watchlist (an operator's decision, not data about a sighting)."""
+        tables = [EvidenceRow.__table__, WatchHitRow.__table__, SightingRow.__table__]
+        Base.metadata.drop_all(self.engine, tables=tables)  # type: ignore[arg-type]
         Base.metadata.create_all(self.engine)
 
     def close(self) -> None:
@@ -339,7 +292,7 @@ def mask_url(url: str) -> str:
         return url.split("@")[-1]
 
 
-def _row(s: Sighting) -> dict[str, object]:
+def _row(s: Sighting, stored_at: float) -> dict[str, object]:
     return {
         "sighting_id": s.sighting_id, "identity_id": s.identity_id, "camera_id": s.camera_id,
         "track_id": s.track_id, "region": s.region, "t_start": s.t_start, "t_end": s.t_end,
@@ -349,5 +302,5 @@ def _row(s: Sighting) -> dict[str, object]:
         "score": s.score, "enrolled": s.enrolled,
         "model": s.model, "cadence_spm": s.gait.cadence_spm, "speed_mps": s.gait.speed_mps,
         "step_length_m": s.gait.step_length_m, "stride_length_m": s.gait.stride_length_m,
-        "truth_id": s.truth_id,
+        "truth_id": s.truth_id, "stored_at": stored_at,
     }

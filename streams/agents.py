@@ -1,8 +1,9 @@
 """The shape every stream stage shares: read a batch of raw records, handle it, send results.
 
 A stage is a pure handler ``list[Record] -> list[Output]`` (unit-testable without Kafka) run
-by a faust agent with micro-batching. Undecodable input becomes an :class:`Output` to the
-dead-letter topic, so one bad record never stops a stage nor loses the records around it.
+by :class:`~streams.stage_app.StageApp`'s consumer-group loop with micro-batching. Undecodable
+input becomes an :class:`Output` to the dead-letter topic, so one bad record never stops a stage
+nor loses the records around it.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-import faust
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gaitline.logs import coordinates
 from gaitline.metrics import serve
 from streams.exceptions import SchemaError
-from streams.faust_app import raw_topic
 from streams.schemas import DeadLetter, Message
 from streams.settings import KafkaSettings
+from streams.stage_app import BatchAbandoned, StageApp
 from streams.topics import ALL_TOPICS, DEADLETTER, TopicSpec
 
 log = logging.getLogger(__name__)
@@ -90,10 +90,6 @@ def split_then_retry(exc: BaseException) -> Decision:
     record until it passes (never dropped; a record that can never pass holds its partition, which
     the lag alert shows)."""
     return "split"
-
-
-class BatchAbandoned(Exception):
-    """The worker is stopping while a batch still fails: it is left unacknowledged for the next owner."""
 
 
 @dataclass(frozen=True)
@@ -200,22 +196,22 @@ class BatchRunner:
             self.retries.labels(what).inc()
 
 
-def attach_batch_agent(app: faust.App, settings: KafkaSettings, source: TopicSpec, handler: Handler,
+def attach_batch_agent(app: StageApp, settings: KafkaSettings, source: TopicSpec, handler: Handler,
                        max_batch: int, max_wait_s: float, lag: Gauge | None = None,
                        retries: Counter | None = None, policy: RetryPolicy | None = None,
                        stage: str | None = None) -> None:
     """Run ``handler`` on batches of up to ``max_batch`` records from ``source`` (waiting at most
     ``max_wait_s`` to fill one) and send its outputs.
 
-    A batch is acknowledged (and so committed) only once the handler returned and the broker
-    acknowledged every output: a handler that raises (the store is down, the GPU ran out of memory)
-    is retried as ``policy`` says and the batch waits, instead of faust acking it in its ``finally``.
-    If the worker is stopped in the middle of a batch, the batch is left unacknowledged, so the
-    next owner of the partitions reads it again (outputs may then repeat: consumers deduplicate
-    by window id).
+    A batch is committed only once the handler returned and the broker acknowledged every output:
+    a handler that raises (the store is down, the GPU ran out of memory) is retried as ``policy``
+    says and the batch waits. If the worker is stopped, or loses the batch's partitions in a
+    rebalance, while the batch still fails, it is left uncommitted, so the next owner of the
+    partitions reads it again (outputs may then repeat: consumers deduplicate by window id).
+    See :mod:`streams.stage_app` for the loop.
 
     Args:
-        app: the stage's faust app.
+        app: the stage's :class:`~streams.stage_app.StageApp`.
         settings: broker settings (namespace).
         source: the input topic.
         handler: ``list[Record] -> list[Output]``, run in a thread.
@@ -224,56 +220,23 @@ def attach_batch_agent(app: faust.App, settings: KafkaSettings, source: TopicSpe
         lag: a gauge for the records of the input not read yet (autoscaling follows it), or None.
         retries: a counter labelled by what was retried (``handler`` or ``send``), or None.
         policy: the retry policy (default :class:`RetryPolicy`: retry everything).
-        stage: the name dead letters carry (default: the app's id).
+        stage: the name dead letters carry (default: the app's stage).
     """
-    src = raw_topic(app, source, settings)
-    sinks = {spec.name: raw_topic(app, spec, settings) for spec in ALL_TOPICS}
+    names = {spec.name: spec.full_name(settings.namespace) for spec in ALL_TOPICS}
 
     async def send(out: Output) -> Awaitable[object]:
-        return await sinks[out.topic.name].send(key=out.key, value=out.value)
+        return await app.send(names[out.topic.name], out.key, out.value)
 
-    runner = BatchRunner(stage or str(app.conf.id), handler, send, policy or RetryPolicy(), retries,
-                         stopping=lambda: bool(app.should_stop or app.consumer.should_stop))
+    runner = BatchRunner(stage or app.stage, handler, send, policy or RetryPolicy(), retries,
+                         stopping=lambda: app.should_stop)
 
-    @app.agent(src, name=f"{app.conf.id}.{source.name}")
-    async def _agent(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(max_batch, within=max_wait_s):  # type: ignore[attr-defined]
-            records = [Record(ev.key, ev.value, ev.message.topic, ev.message.partition, ev.message.offset)
-                       for ev in events]
-            try:
-                await runner.run(records)
-            except BaseException as exc:
-                # stopping (or crashing) mid-batch: faust's take_events acks the batch in a finally,
-                # which would commit records never handled. Mark them done without telling the
-                # consumer, so their offsets are never committed (and faust's shutdown does not
-                # wait for them) and the next owner reads them again.
-                for ev in events:
-                    ev.message.acked = True
-                log.warning("%s: stopped in the middle of a batch of %d from %s[%s]@%s: left uncommitted",
-                            runner.stage, len(records), source.name, records[0].partition, records[0].offset)
-                if isinstance(exc, BatchAbandoned):
-                    return
-                raise
+    async def handle_batch(records: list[Any]) -> None:
+        await runner.run([Record(r.key, r.value, r.topic, r.partition, r.offset) for r in records])
 
-    if lag is not None:
-        gauge = lag
-
-        @app.timer(5.0)
-        async def _consumer_lag() -> None:
-            # records of the source on this worker's partitions not read yet (what autoscaling follows)
-            total = 0
-            for tp in app.consumer.assignment():
-                if tp.topic != src.get_topic_name():
-                    continue
-                position = await app.consumer.position(tp)
-                highwater = app.consumer.highwater(tp)
-                if position is not None and highwater is not None:
-                    total += max(0, highwater - position)
-            gauge.set(total)
+    app.attach(source, handle_batch, max_batch, max_wait_s, lag)
 
 
-def run_worker(app: faust.App, registry: CollectorRegistry, metrics_port: int, loglevel: str = "warn") -> None:
-    """Serve metrics and run the faust worker until SIGTERM/SIGINT (faust drains and commits)."""
+def run_worker(app: StageApp, registry: CollectorRegistry, metrics_port: int) -> None:
+    """Serve metrics and run the stage until SIGTERM/SIGINT (it drains: finishes the batch, commits, closes)."""
     serve(registry, metrics_port)
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    app.run()

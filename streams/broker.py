@@ -127,6 +127,13 @@ class LocalBroker:
             "num.partitions": "1",
             "auto.create.topics.enable": "true",
             "log.cleaner.backoff.ms": "1000",
+            # a dev broker shares a small host with the stages: as many request threads as it has work
+            # for (the defaults, 3 network and 8 I/O threads, are sized for a dedicated server), and the
+            # controller's keep-alive record every 5 s instead of every 0.5 s (one node: nobody to tell)
+            "num.network.threads": "2",
+            "num.io.threads": "2",
+            "background.threads": "2",
+            "metadata.max.idle.interval.ms": "5000",
         }
         if self.settings.secure_port:
             # clients may use SASL_SSL (SCRAM over TLS) on the secure port; the PLAINTEXT listener stays
@@ -182,7 +189,9 @@ class LocalBroker:
             raise BrokerError("Java ('java') is not on PATH; the Kafka broker needs Java 17+")
         cmd = [java]
         if heap:
-            cmd += [f"-Xmx{self.settings.heap_mb}m", f"-Xms{min(256, self.settings.heap_mb)}m"]
+            cmd += [f"-Xmx{self.settings.heap_mb}m", f"-Xms{min(256, self.settings.heap_mb)}m",
+                    # a heap this small collects in milliseconds without G1's concurrent threads
+                    "-XX:+UseSerialGC"]
         cmd += [f"-Dlog4j2.configurationFile={self.state_dir / 'log4j2.properties'}",
                 f"-Dkafka.logs.dir={self.state_dir / 'logs'}", "-cp", f"{libs}/*", *args]
         return cmd

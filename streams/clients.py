@@ -1,7 +1,7 @@
 """The Kafka clients the rooms use, made in one place (kafka-python), their errors wrapped.
 
-No other package imports ``kafka``, ``aiokafka`` or ``faust``: the stages get their faust app
-from :mod:`streams.faust_app` and their runner from :mod:`streams.agents`; everything that
+No other package imports ``kafka``, ``aiokafka`` or ``faust``: the stages get their consumer-group
+loop from :mod:`streams.stage_app` and their runner from :mod:`streams.agents`; everything that
 produces or reads records outside a stage goes through here, and a client error comes out
 as a :class:`~streams.exceptions.BrokerError` that names the topic.
 """
@@ -9,6 +9,7 @@ as a :class:`~streams.exceptions.BrokerError` that names the topic.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
@@ -26,6 +27,23 @@ class Received(NamedTuple):
     value: bytes | None
     partition: int
     offset: int
+
+
+def aiokafka_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
+    """Connection keyword arguments for aiokafka clients (the stages' consumer and producer): the
+    brokers, and TLS / SASL as the settings say (mutual TLS when a client certificate is set)."""
+    out: dict[str, Any] = {"bootstrap_servers": kafka.bootstrap.split(","),
+                           "security_protocol": kafka.security_protocol}
+    if kafka.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
+        if kafka.ssl_certfile and kafka.ssl_keyfile:  # mutual TLS: the broker checks this client too
+            context.load_cert_chain(str(kafka.ssl_certfile), str(kafka.ssl_keyfile))
+        out["ssl_context"] = context
+    if kafka.security_protocol.startswith("SASL"):
+        out["sasl_mechanism"] = kafka.sasl_mechanism
+        out["sasl_plain_username"] = kafka.sasl_username or ""
+        out["sasl_plain_password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    return out
 
 
 def make_producer(kafka: KafkaSettings, client_id: str, **options: Any) -> KafkaProducer:
@@ -103,19 +121,23 @@ def quiet_client_logs() -> None:
 
 class TopicTail:
     """Reads every partition of one topic without a consumer group: first from the beginning, then
-    only what was appended since the last read. ``consumer`` may be injected (tests)."""
+    only what was appended since the last read. ``consumer`` may be injected (tests); ``options`` are
+    kafka-python consumer settings (e.g. ``fetch_min_bytes`` and ``fetch_max_wait_ms``, so that a
+    reader that need not be prompt fetches a few times a second instead of once per record)."""
 
-    def __init__(self, kafka: KafkaSettings, topic: str, client_id: str, consumer: Any = None) -> None:
+    def __init__(self, kafka: KafkaSettings, topic: str, client_id: str, consumer: Any = None,
+                 **options: Any) -> None:
         self.topic = topic
         self._kafka, self._client_id = kafka, client_id
         self._consumer = consumer  # made on first use: a reader may start before the broker does
+        self._options = options
         self._tps: list[TopicPartition] = []
 
     def _client(self) -> Any:
         if self._consumer is None:
             try:
                 self._consumer = KafkaConsumer(client_id=self._client_id, enable_auto_commit=False,
-                                               **self._kafka.kafka_python_kwargs())
+                                               **self._options, **self._kafka.kafka_python_kwargs())
             except (KafkaError, OSError) as exc:
                 raise BrokerError(f"cannot reach Kafka at {self._kafka.bootstrap} to read {self.topic}: "
                                   f"{exc}") from exc

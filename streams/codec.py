@@ -16,6 +16,8 @@ Both versions decode.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import struct
 
 import numpy as np
@@ -148,17 +150,25 @@ def _decode_runs(data: bytes, n: int, h: int, w: int) -> np.ndarray:
     res[valid] = np.frombuffer(raw, dtype=np.uint8, offset=n * h)
     same = np.zeros((n, h), dtype=bool)
     same[:, 1:] = cnt[:, 1:] == cnt[:, :-1]
-    pos = np.empty_like(res)  # [n, h, k]
-    pos[:, 0] = res[:, 0]
-    for r in range(1, h):  # each row is predicted from the decoded row above
-        pos[:, r] = (res[:, r] + np.where(same[:, r, None], pos[:, r - 1], 0)) & 0xFF
+    # each row is predicted from the decoded row above, so a boundary is the sum (mod 256) of its row's
+    # residual and those of the rows above it back to the last row whose run count changed: one cumsum
+    # and a subtraction instead of a loop over rows
+    acc = np.cumsum(res, axis=1, dtype=np.int32)  # [n, h, k]
+    rows = np.arange(h)
+    first = np.maximum.accumulate(np.where(same, 0, rows[None, :]), axis=1)  # [n, h] first row of each chain
+    before = np.take_along_axis(acc, np.maximum(first - 1, 0)[..., None].repeat(k_max, axis=2), axis=1)
+    before[first == 0] = 0
+    pos = ((acc - before) & 0xFF).astype(np.int16)  # [n, h, k]
     p = pos[valid]
     if p.size and (int(p.max()) > w or np.any(np.diff(pos, axis=2)[valid[..., 1:]] <= 0)):
         raise CodecError("silhouette run boundaries are out of order or outside the row")
     edge = np.zeros((n, h, w + 1), dtype=np.uint8)  # [n, h, w + 1]
     fi, ri, _ = np.nonzero(valid)
     edge[fi, ri, p] = 1
-    return (np.cumsum(edge, axis=2)[:, :, :w] & 1).astype(np.uint8)  # [n, h, w]
+    # every row has an even number of boundaries, so the running parity is back to 0 at each row's end:
+    # one cumulative sum over the flat array (uint8, wrapping, keeps the parity) equals one per row
+    inside = (np.cumsum(edge.reshape(-1), dtype=np.uint8) & 1).reshape(n, h, w + 1)
+    return np.ascontiguousarray(inside[:, :, :w])  # [n, h, w]
 
 
 def encode_vector(vec: np.ndarray) -> bytes:
@@ -180,3 +190,33 @@ def decode_vector(data: bytes, dim: int) -> np.ndarray:
     if not np.all(np.isfinite(vec)):
         raise CodecError("vector has NaN or infinite values")
     return vec
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def image_bytes_to_json(data: bytes) -> str:
+    """An image field of a message header as JSON text: standard base64 (JSON has no bytes)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def image_bytes_from_json(value: object, magic: bytes, kind: str, max_bytes: int) -> bytes:
+    """The bytes of an image field: ``value`` is the base64 text of a decoded header, or the bytes a
+    producer passed; refused (ValueError, a dead letter when decoding) unless it is a ``kind`` image
+    (its magic bytes) of at most ``max_bytes``."""
+    if isinstance(value, str):
+        if len(value) > 4 * (max_bytes // 3 + 1):
+            raise ValueError(f"{kind} image is over {max_bytes} bytes")
+        try:
+            value = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"{kind} image is not base64") from exc
+    if not isinstance(value, bytes | bytearray):
+        raise ValueError(f"{kind} image must be bytes or base64 text")
+    data = bytes(value)
+    if len(data) > max_bytes:
+        raise ValueError(f"{kind} image has {len(data)} bytes, more than {max_bytes}")
+    if not data.startswith(magic):
+        raise ValueError(f"not a {kind} image (bad magic bytes)")
+    return data

@@ -15,13 +15,32 @@ from __future__ import annotations
 import json
 import struct
 import time
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from streams.codec import decode_masks, decode_vector, encode_masks, encode_vector
+from streams.codec import (
+    JPEG_MAGIC,
+    PNG_MAGIC,
+    decode_masks,
+    decode_vector,
+    encode_masks,
+    encode_vector,
+    image_bytes_from_json,
+    image_bytes_to_json,
+)
 from streams.exceptions import SchemaError
+from streams.pose import WindowPose
 from streams.settings import clock_skew_s
 
 MAGIC = b"GL"
@@ -33,6 +52,22 @@ SILHOUETTE_SHAPE = (64, 44)
 MAX_WINDOW_FRAMES = 512
 """The most frames one window may carry (the frames stage writes 30; a decode is bounded by this)."""
 _MAX_INT64 = 2**63 - 1
+MAX_EVIDENCE_BYTES = 16 * 1024
+"""The largest gait energy image (a 64x44 grayscale PNG, ~1-2 KB) a message may carry."""
+MAX_KEYFRAME_BYTES = 64 * 1024
+"""The largest key-frame crop (a small JPEG of one person) a message may carry."""
+# evidence images travel in the JSON header as base64; producers pass bytes
+_AS_BASE64 = PlainSerializer(image_bytes_to_json, return_type=str, when_used="json")
+PngBytes = Annotated[bytes, BeforeValidator(lambda v: image_bytes_from_json(v, PNG_MAGIC, "PNG", MAX_EVIDENCE_BYTES)),
+                     _AS_BASE64]
+JpegBytes = Annotated[bytes, _AS_BASE64,
+                      BeforeValidator(lambda v: image_bytes_from_json(v, JPEG_MAGIC, "JPEG", MAX_KEYFRAME_BYTES))]
+
+
+def _absent(value: object) -> bool:
+    """An optional field left out of the header when None: a record without it stays byte for byte what
+    readers from before the field accept."""
+    return value is None
 
 
 class Message(BaseModel):
@@ -174,6 +209,10 @@ class TrackletWindow(Message):
     quality: float = Field(ge=0, le=1, description="share of frames with a plausible silhouette")
     gait: GaitParams = Field(default_factory=GaitParams)
     truth_id: str | None = Field(None, description="simulator ground truth; None on real cameras")
+    keyframe_jpeg: JpegBytes | None = Field(None, exclude_if=_absent, description="JPEG crop of the person in "
+                                            "the middle frame (only with GAITLINE_FRAMES_KEYFRAME_CROP)")
+    pose: WindowPose | None = Field(None, exclude_if=_absent, description="body keypoints per frame (only with "
+                                    "GAITLINE_FRAMES_POSE; streams/pose.py)")
     silhouettes: np.ndarray = Field(exclude=True, description="[n, 64, 44] uint8 0/1")
 
     @field_validator("timestamps")
@@ -198,6 +237,8 @@ class TrackletWindow(Message):
                 raise ValueError(f"{name} has {len(getattr(self, name))} entries for {n} frames")
         if self.frame_end < self.frame_start:
             raise ValueError("frame_end precedes frame_start")
+        if self.pose is not None and self.pose.frames != n:
+            raise ValueError(f"pose has {self.pose.frames} frames for {n} frames")
         return self
 
     def _payload(self) -> bytes:
@@ -233,6 +274,9 @@ class Embedding(_VectorMessage):
     model: str = Field(description="model name, e.g. 'gei-baseline'")
     model_version: str
     truth_id: str | None = None
+    evidence_png: PngBytes | None = Field(None, exclude_if=_absent,
+                                          description="the window's gait energy image, 64x44 grayscale PNG")
+    keyframe_jpeg: JpegBytes | None = Field(None, exclude_if=_absent, description="the window's key-frame crop")
 
     _times = field_validator("t_start", "t_end")(check_time)
 
@@ -260,6 +304,9 @@ class Sighting(Message):
     model: str
     gait: GaitParams
     truth_id: str | None = None
+    evidence_png: PngBytes | None = Field(None, exclude_if=_absent,
+                                          description="the gait energy image of the window matched")
+    keyframe_jpeg: JpegBytes | None = Field(None, exclude_if=_absent, description="the window's key-frame crop")
 
     _times = field_validator("t_start", "t_end")(check_time)
 

@@ -182,12 +182,23 @@ def _plot(tid: int, ws: list[TrackletWindow], path: Path, fps: float) -> None:
     plt.close(fig)
 
 
-DEFAULT_THRESHOLD = 0.85  # per-track means are steadier than windows: the track-level bar sits higher
+def match_threshold(model: str, given: float | None) -> tuple[float, str]:
+    """The gallery-match threshold and where it came from: ``given``, else the one calibrated into the
+    model's checkpoint, as the identity service reads it (:func:`index.matcher.threshold_for`)."""
+    if given is not None:
+        return given, "given with --threshold"
+    from gait.model.calibration import calibrated_threshold
+    from index.matcher import threshold_for
+
+    calibrated = calibrated_threshold(model) is not None
+    return threshold_for(model), ("calibrated into the model's checkpoint" if calibrated
+                                  else "the identity service's default: the model has no calibration")
 
 
 def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path("analysis"),
                       enrol: str | None = None, model: str = "default", track: int | None = None,
-                      threshold: float = DEFAULT_THRESHOLD, pose: bool = True) -> dict[str, Any]:
+                      threshold: float | None = None, pose: bool = True, report_format: str | None = None,
+                      report_out: Path | None = None) -> dict[str, Any]:
     """Analyse one recording and write ``out/report.json`` and one plot per track; returns the report.
 
     Args:
@@ -197,12 +208,18 @@ def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path
         enrol: add a track to ``gallery`` under this name.
         model: embedder name.
         track: the track to enrol (default: the one with most windows).
-        threshold: cosine similarity of track means needed to call a gallery match.
+        threshold: cosine similarity of track means needed to call a gallery match (None: the
+            model's calibrated threshold, see :func:`match_threshold`).
         pose: run the pose model on each track for the keypoint parameters (joint angles, step
             width, asymmetry, double support; see :mod:`workers.analyze_pose`) and their plot.
+        report_format: also write the analyst's report, ``html`` or ``pdf`` (:mod:`workers.report`).
+        report_out: where (default ``out/report.<format>``).
     """
     if enrol is not None and gallery is None:
         raise AnalyzeError("--enrol needs --gallery FILE (where to add the track)")
+    if report_format is not None and report_format not in ("html", "pdf"):
+        raise AnalyzeError(f"--report must be html or pdf (got {report_format!r})")
+    threshold, threshold_source = match_threshold(model, threshold)
     fps, total = probe_video(video)
     gal = load_gallery(gallery) if gallery else None
     t_start = time.monotonic()
@@ -255,8 +272,15 @@ def analyze_recording(video: Path, gallery: Path | None = None, out: Path = Path
               "calibrated": loaded.network.cameras[0].homography is not None, "fps": fps,
               "frames": stats.frames, "windows": stats.windows, "windows_dropped": stats.windows_dropped,
               "model": getattr(emb, "name", model), "model_version": getattr(emb, "version", None),
-              "gallery": str(gallery) if gallery else None, "threshold": threshold, "enrolled": enrolled,
+              "gallery": str(gallery) if gallery else None, "threshold": threshold,
+              "threshold_source": threshold_source, "enrolled": enrolled,
               "pose": bool(pose),
               "seconds": round(time.monotonic() - t_start, 1), "tracks": tracks}
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    if report_format is not None:
+        from workers.report import write_report
+
+        report["report_file"] = str(write_report(
+            report_format, report_out or out / f"report.{report_format}", video, report,  # type: ignore[arg-type]
+            by_track, poses, loaded.network.cameras[0].homography_matrix()))
     return report

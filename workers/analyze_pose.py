@@ -14,17 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from gait.vision.pose_parameters import Measure, cycle_curves, joint_angles, pose_parameters
+from gait.vision.gait_cycle import cycle_curves
+from gait.vision.pose_parameters import Measure, joint_angles, pose_parameters
 from streams.schemas import TrackletWindow
 
 
 @dataclass
 class TrackPose:
-    """One track's keypoints: frame indices ``[n]``, timestamps ``[n]`` s, keypoints ``[n, 33, 3]``."""
+    """One track's keypoints: frame indices ``[n]``, timestamps ``[n]`` s, keypoints ``[n, 33, 3]``,
+    and the video's frame size (width, height) px where known (its centre is the principal point
+    the calibrated geometry needs)."""
 
     frames: np.ndarray
     timestamps: np.ndarray
     keypoints: np.ndarray
+    frame_size: tuple[int, int] | None = None
 
 
 def track_keypoints(video: Path, by_track: dict[int, list[TrackletWindow]]) -> dict[int, TrackPose]:
@@ -46,6 +50,7 @@ def track_keypoints(video: Path, by_track: dict[int, list[TrackletWindow]]) -> d
                 wanted.setdefault(i, {})[tid] = (box, t)
     raw: dict[int, dict[int, tuple[float, np.ndarray]]] = {tid: {} for tid in by_track}
     est = PoseEstimator()
+    size: tuple[int, int] | None = None
     cap = cv2.VideoCapture(str(video))
     try:
         last = max(wanted) if wanted else -1
@@ -55,6 +60,7 @@ def track_keypoints(video: Path, by_track: dict[int, list[TrackletWindow]]) -> d
                 ok, frame = cap.read()
                 if not ok:
                     break
+                size = (frame.shape[1], frame.shape[0])
                 for tid, (box, t) in wanted.get(i, {}).items():
                     raw[tid][i] = (t, est(frame, box))
                     bar.update(1)
@@ -69,7 +75,7 @@ def track_keypoints(video: Path, by_track: dict[int, list[TrackletWindow]]) -> d
         idx = np.array(sorted(per))
         ts = np.array([per[i][0] for i in idx])
         kp = np.stack([per[i][1] for i in idx])  # [n, 33, 3]
-        out[tid] = TrackPose(idx, ts, smooth_track(kp, ts))
+        out[tid] = TrackPose(idx, ts, smooth_track(kp, ts), size)
     return out
 
 
@@ -92,8 +98,17 @@ def _spread(values: list[float]) -> dict[str, float | int | None]:
             "windows": len(values)}
 
 
+STRETCH_S = 4.0  # a 30-frame window at 25 fps holds two steps; gait events need three or more
+
+
+def principal_point(tp: TrackPose) -> tuple[float, float] | None:
+    """The image centre of the track's video, where its size is known."""
+    return None if tp.frame_size is None else (tp.frame_size[0] / 2, tp.frame_size[1] / 2)
+
+
 def pose_summary(tp: TrackPose, ws: list[TrackletWindow], homography: np.ndarray | None) -> dict[str, Any]:
-    """The track's keypoint parameters: over the whole track, and their spread over its windows.
+    """The track's keypoint parameters: over the whole track, and their spread over its windows
+    (each window widened to :data:`STRETCH_S` seconds of the track around its middle).
 
     Args:
         tp: the track's keypoints.
@@ -101,21 +116,24 @@ def pose_summary(tp: TrackPose, ws: list[TrackletWindow], homography: np.ndarray
         homography: the camera's image->ground ``[3, 3]`` or None.
     """
     cads = [w.gait.cadence_spm for w in ws if w.gait.cadence_spm is not None]
+    pp = principal_point(tp)
     whole = pose_parameters(tp.keypoints, tp.timestamps, homography,
-                            float(np.median(cads)) if cads else None)
+                            float(np.median(cads)) if cads else None, pp)
     per_window: dict[str, list[float]] = {}
     for w in ws:
-        sel = (tp.frames >= w.frame_start) & (tp.frames <= w.frame_end)
+        mid = (w.timestamps[0] + w.timestamps[-1]) / 2
+        sel = np.abs(tp.timestamps - mid) <= STRETCH_S / 2
         if int(sel.sum()) < 8:
             continue
-        res = pose_parameters(tp.keypoints[sel], tp.timestamps[sel], homography, w.gait.cadence_spm)
+        res = pose_parameters(tp.keypoints[sel], tp.timestamps[sel], homography, w.gait.cadence_spm, pp)
         for name, m in res["params"].items():
             if isinstance(m, Measure) and m.value is not None:
                 per_window.setdefault(name, []).append(float(m.value))
     seen = np.isfinite(tp.keypoints[:, 23:29, 0]).all(axis=1)  # hips, knees and ankles found
     params = {name: {**m.as_dict(), "over_windows": _spread(per_window.get(name, []))}
               for name, m in whole["params"].items()}
-    return {"view": whole["view"], "breadth_ratio": whole["breadth_ratio"], "frames": len(tp.frames),
+    return {"view": whole["view"], "view_source": whole["view_source"], "view_angle_deg": whole["view_angle_deg"],
+            "breadth_ratio": whole["breadth_ratio"], "frames": len(tp.frames),
             "frames_with_legs": int(seen.sum()), "params": params}
 
 

@@ -1,13 +1,20 @@
 """The whole pipeline on one video (or a simulated city), on a real broker (``gaitline demo``).
 
-It starts the broker if none runs, creates a fresh namespace of topics, starts the embed,
-index and track stages as separate processes (as in a cluster), runs the frames stage on
-the video, waits until every consumer group has caught up, prints a summary and stops
-everything it started.
+It starts the broker if none runs, starts the embed, index and track stages as separate
+processes (as in a cluster), runs the frames stage on the video, waits until every consumer
+group has caught up, prints a summary and stops everything it started.
+
+The first run on a store makes a namespace of topics and an empty gallery. A second run on the
+same store continues it: the same gallery, the store's history kept, and the recording played
+again as a new pass of the same people (new track ids and times), so the walkers are
+re-identified rather than enrolled again; the control room's watchlist alerts fire then.
+``fresh=True`` starts over.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -25,12 +32,13 @@ import yaml
 from configs.schema import NETWORKS_DIR
 from gaitline.errors import GaitlineError
 from store.db import Store, default_store_url
-from streams.admin import ensure_topics, group_lag_or_unknown, message_count
+from streams.admin import admin_client, ensure_topics, group_lag_or_unknown, message_count
 from streams.broker import LocalBroker
 from streams.clients import send_records
 from streams.faust_app import group_id
 from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
-from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
+from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS, TRACKLETS
+from workers.frames.settings import FramesSettings
 from workers.frames.worker import run_frames
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -133,17 +141,42 @@ def wait_drained(kafka: KafkaSettings, procs: StageProcs, timeout_s: float) -> N
             time.sleep(0.5)
 
 
+def _state_file(store_url: str) -> Path:
+    """Where the demo remembers the namespace it last ran on this store (a digest names the store)."""
+    return default_cache_dir() / "demo" / f"last-{hashlib.sha256(store_url.encode()).hexdigest()[:16]}.json"
+
+
+def _previous_namespace(store_url: str, kafka: KafkaSettings) -> str | None:
+    """The namespace of the last demo on this store, when its gallery topic is still on the broker."""
+    try:
+        namespace = str(json.loads(_state_file(store_url).read_text())["namespace"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    admin = admin_client(kafka)
+    try:
+        topics = set(admin.list_topics())
+    finally:
+        admin.close()
+    return namespace if GALLERY.full_name(namespace) in topics else None
+
+
+_COUNTED = {"tracklets": TRACKLETS, "embeddings": EMBEDDINGS, "sightings_on_topic": SIGHTINGS,
+            "deadlettered": DEADLETTER}
+
+
 def run_demo(video: Path = VTEST, city: Path | None = None, store: str | None = None, malformed: int = 0,
-             timeout_s: float = 600.0, say: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
+             timeout_s: float = 600.0, say: Callable[[str], None] = lambda _msg: None,
+             fresh: bool = False) -> dict[str, Any]:
     """Run every stage on a real broker over ``video`` (or the simulated ``city``) and return a summary.
 
     Args:
         video: the recording (ignored when ``city`` is given).
         city: a folder written by ``gaitline sim city``.
-        store: store URL (default: ``GAITLINE_STORE_URL`` or the local SQLite file); it is reset.
+        store: store URL (default: ``GAITLINE_STORE_URL`` or the local SQLite file); reset on a fresh run.
         malformed: send this many broken records to ``tracklets.v1`` first (they must dead-letter).
         timeout_s: give up when the pipeline has not drained by then.
         say: progress lines for a person watching.
+        fresh: start a new gallery and reset the store even when an earlier demo ran on it.
     """
     started_at = time.monotonic()
     if city is not None:
@@ -152,24 +185,34 @@ def run_demo(video: Path = VTEST, city: Path | None = None, store: str | None = 
             raise GaitlineError(f"{city} is not a simulated city (no network.yaml); see `gaitline sim city`")
     elif not video.is_file() or not os.access(video, os.R_OK):
         raise GaitlineError(f"cannot read video {video}: no such readable file")
-    namespace = f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    workdir = default_cache_dir() / "demo" / namespace
-    workdir.mkdir(parents=True, exist_ok=True)
-    if city is None:
-        network = _network_for_video(video, workdir)
-
     broker = LocalBroker(BrokerSettings())
     started_broker = not broker.status().running
     if started_broker:
         say(f"starting Kafka on {broker.bootstrap} ...")
         broker.start()
-    kafka = KafkaSettings(bootstrap=broker.bootstrap, namespace=namespace)
     store_url = store or default_store_url()
+    previous = None if fresh else _previous_namespace(store_url, KafkaSettings(bootstrap=broker.bootstrap))
+    namespace = previous or f"demo-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    workdir = default_cache_dir() / "demo" / namespace
+    workdir.mkdir(parents=True, exist_ok=True)
+    if city is None:
+        network = _network_for_video(video, workdir)
+    kafka = KafkaSettings(bootstrap=broker.bootstrap, namespace=namespace)
     procs = StageProcs(workdir)
     try:
         ensure_topics(kafka)
         db = Store(store_url)
-        db.reset()
+        if previous is None:
+            db.reset()
+            frames_settings = FramesSettings()
+        else:
+            say(f"continuing the gallery of the last demo on this store ({namespace}; --fresh starts over)")
+            # the same recording again, as a new pass: new track ids, so new window (sighting) ids
+            frames_settings = FramesSettings(track_id_base=int(time.time() * 10))
+        _state_file(store_url).write_text(json.dumps({"namespace": namespace}))
+        before = {key: message_count(kafka, spec.full_name(namespace)) for key, spec in _COUNTED.items()}
+        known = {i.identity_id: i.sightings for i in db.identities()}
+        stored_before = db.count()
         env = {**os.environ, "GAITLINE_KAFKA_BOOTSTRAP": kafka.bootstrap, "GAITLINE_KAFKA_NAMESPACE": namespace,
                "GAITLINE_TRACK_STORE_URL": store_url, "GAITLINE_INDEX_NETWORK": str(network),
                "GAITLINE_EMBED_METRICS_PORT": "0",
@@ -179,19 +222,24 @@ def run_demo(video: Path = VTEST, city: Path | None = None, store: str | None = 
         if malformed:
             inject_malformed(kafka, malformed)
         say(f"frames: reading {network} ...")
-        frames = run_frames(str(network), [], None, 1, False, 0, kafka)
+        frames = run_frames(str(network), [], None, 1, False, 0, kafka, settings=frames_settings)
         say(f"frames: {frames['frames']} frames, {frames['windows']} windows; waiting for the pipeline to drain ...")
         wait_drained(kafka, procs, timeout_s)
-        idents = db.identities()
+        counts = {key: message_count(kafka, spec.full_name(namespace)) - before[key]
+                  for key, spec in _COUNTED.items()}
+        # this run's identities: those with sightings added by this run
+        idents = [i for i in db.identities() if i.sightings > known.get(i.identity_id, 0)]
         summary = {
             "frames": frames["frames"],
             "tracks": frames.get("tracks", 0),
-            "tracklets": message_count(kafka, TRACKLETS.full_name(namespace)) - malformed,
-            "embeddings": message_count(kafka, EMBEDDINGS.full_name(namespace)),
+            "tracklets": counts["tracklets"] - malformed,
+            "embeddings": counts["embeddings"],
             "identities": len(idents),
-            "sightings": db.count(),
-            "sightings_on_topic": message_count(kafka, SIGHTINGS.full_name(namespace)),
-            "deadlettered": message_count(kafka, DEADLETTER.full_name(namespace)),
+            "reidentified": sum(1 for i in idents if i.identity_id in known),
+            "continued": previous is not None,
+            "sightings": db.count() - stored_before,
+            "sightings_on_topic": counts["sightings_on_topic"],
+            "deadlettered": counts["deadlettered"],
             "elapsed_s": round(time.monotonic() - started_at, 2),
             "store": store_url,
             "namespace": namespace,

@@ -27,8 +27,11 @@ log = logging.getLogger(__name__)
 class TorchEmbedder:
     """An :class:`~gait.model.registry.Embedder` around a :class:`~gait.model.network.GaitModel`.
 
-    On CPU the BatchNorms are folded into the convs and tensors are channels-last (faster;
-    ``gaitline bench embed`` measures this path). ``precision="auto"`` runs under autocast where
+    On CPU the BatchNorms are folded into the convs and tensors are channels-last, and
+    ``cpu_runtime`` picks the graph (:mod:`gait.model.cpu_runtime`: ``eager``, ``fused``, ``int8``;
+    ``auto`` = int8 on AVX2-class x86 hosts with a calibration, else fused; ``runtime`` says which
+    runs, ``precision`` is ``int8`` there; ``gaitline bench embed`` measures it against eager fp32).
+    ``precision="auto"`` runs under autocast where
     the device has a native reduced precision (:func:`gait.model.checkpoint.autocast_dtype`: fp16
     on CUDA, bf16 on CPUs with AMX or AVX512-BF16); ``"fp32"`` never does (bit-for-bit the
     training-time numbers). On CUDA, ``"auto"`` casts the weights to fp16 instead (the projection
@@ -37,9 +40,11 @@ class TorchEmbedder:
     """
 
     def __init__(self, ckpt: Checkpoint, name: str, max_batch: int | None = None,
-                 precision: str = "auto", compile: bool | None = None) -> None:
+                 precision: str = "auto", compile: bool | None = None, cpu_runtime: str = "auto",
+                 calibration: Path | None = None) -> None:
         import torch
 
+        from gait.model import cpu_runtime as cpu
         from gait.model.checkpoint import autocast_dtype
         from gait.model.network import fuse_batchnorm_
 
@@ -56,6 +61,17 @@ class TorchEmbedder:
         self.autocast = autocast_dtype(self.device) if precision == "auto" else None
         self.precision = str(self.autocast).removeprefix("torch.") if self.autocast else "float32"
         model = fuse_batchnorm_(ckpt.model.eval())
+        # which CPU graph runs (gait.model.cpu_runtime): the GPU path never changes
+        self.runtime = "eager"
+        self._graph: Any = None
+        if self.device.type == "cpu":
+            cal = cpu.read_calibration(calibration, model.backbone) if calibration is not None else None
+            self.runtime = cpu.resolve(cpu_runtime, precision, autocast_dtype(self.device) is not None, cal is not None)
+            if self.runtime != "eager":
+                # the graph shares the model's convs: channels-last below reaches them too
+                self._graph = cpu.InferenceModel(model, cpu.cpu_backbone(model.backbone, self.runtime, cal))
+            if self.runtime == "int8":
+                self.autocast, self.precision = None, "int8"
         self.model = model.to(memory_format=torch.channels_last)
         self.max_batch = max_batch or (512 if self._cuda else 64)
         self._input_dtype = torch.float32
@@ -97,6 +113,8 @@ class TorchEmbedder:
         return time.perf_counter() - t0
 
     def _eager(self, t: Any) -> Any:
+        if self._graph is not None:
+            return self._graph(t)  # [b, dim]
         return self.model(t).embedding
 
     def _compile(self) -> Any:
@@ -176,7 +194,7 @@ def _padded(t: Any, size: int) -> Any:
 
 def load_embedder(path: Path, name: str, device: str | None = None, max_batch: int | None = None,
                   embed_from: str | None = None, precision: str = "auto",
-                  compile: bool | None = None) -> TorchEmbedder:
+                  compile: bool | None = None, cpu_runtime: str | None = None) -> TorchEmbedder:
     """Build a :class:`TorchEmbedder` from a checkpoint file.
 
     Args:
@@ -186,10 +204,14 @@ def load_embedder(path: Path, name: str, device: str | None = None, max_batch: i
             gait.model.network; ``auto`` = ``lda`` where the checkpoint has a fitted projection, else ``bnneck``).
         precision: ``auto`` (reduced precision where native) or ``fp32``, see :class:`TorchEmbedder`.
         compile: torch.compile the model; None = on CUDA only, see :class:`TorchEmbedder`.
+        cpu_runtime: ``auto``, ``eager``, ``fused`` or ``int8`` on CPU (:mod:`gait.model.cpu_runtime`;
+            int8 reads the calibration beside the file, ``<name>.int8.json``); None =
+            ``GAITLINE_EMBED_CPU_RUNTIME`` when set (the agents' setting), else ``auto``.
     """
     from dataclasses import replace
 
     from gait.model.checkpoint import load_checkpoint
+    from gait.model.cpu_runtime import calibration_path, default_runtime
 
     ck = load_checkpoint(Path(path), device=device)
     if embed_from == "auto":
@@ -204,19 +226,21 @@ def load_embedder(path: Path, name: str, device: str | None = None, max_batch: i
         ck.config = replace(ck.config, embed_from=embed_from)  # type: ignore[arg-type]
         ck.model.cfg = ck.config
         name = f"{name}+{embed_from}"
-    return TorchEmbedder(ck, name=name, max_batch=max_batch, precision=precision, compile=compile)
+    return TorchEmbedder(ck, name=name, max_batch=max_batch, precision=precision, compile=compile,
+                         cpu_runtime=cpu_runtime or default_runtime(), calibration=calibration_path(Path(path)))
 
 
 def _named(profile: str) -> None:
     def factory(device: str | None = None, max_batch: int | None = None, embed_from: str | None = None,
-                precision: str = "auto", compile: bool | None = None, **_: object) -> TorchEmbedder:
+                precision: str = "auto", compile: bool | None = None, cpu_runtime: str | None = None,
+                **_: object) -> TorchEmbedder:
         path = CHECKPOINT_DIR / f"{profile}.pt"
         if not path.is_file():
             raise MissingCheckpointError(
                 f"model {profile!r} has no checkpoint at {path}; train one with "
                 f"'gaitline train --profile {profile} --out {path}' or use --model checkpoint")
         return load_embedder(path, profile, device=device, max_batch=max_batch, embed_from=embed_from,
-                             precision=precision, compile=compile)
+                             precision=precision, compile=compile, cpu_runtime=cpu_runtime)
 
     register(profile)(factory)
 
@@ -228,8 +252,8 @@ for _profile in ("default", "tiny", "medium", "large"):
 @register("checkpoint")
 def _checkpoint(path: str | Path | None = None, device: str | None = None, max_batch: int | None = None,
                 embed_from: str | None = None, precision: str = "auto", compile: bool | None = None,
-                **_: object) -> TorchEmbedder:
+                cpu_runtime: str | None = None, **_: object) -> TorchEmbedder:
     if path is None:
         raise MissingCheckpointError("the 'checkpoint' model needs path=FILE")
     return load_embedder(Path(path), f"checkpoint:{Path(path).stem}", device=device, max_batch=max_batch,
-                         embed_from=embed_from, precision=precision, compile=compile)
+                         embed_from=embed_from, precision=precision, compile=compile, cpu_runtime=cpu_runtime)

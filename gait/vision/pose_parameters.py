@@ -47,6 +47,9 @@ MIN_PX_PER_10CM = 2.0
 # calibration is off at the walker's place, and is not reported
 MAX_STEP_WIDTH_M = 0.45
 MAX_FOOT_ANGLE_DEG = 40.0  # toe-out beyond this (or toe-in) is not a walking foot but a bad keypoint
+# walking takes a hip through ~40-50°, a knee ~60°, an ankle ~30°: ranges far past these are keypoints
+# gone astray (a turn, a swapped leg, a coat), not a gait
+MAX_RANGE_DEG = {"hip": 90.0, "knee": 100.0, "ankle": 80.0}
 SIDES = (("left", HIP_L, KNEE_L, ANKLE_L, HEEL_L, TOE_L), ("right", HIP_R, KNEE_R, ANKLE_R, HEEL_R, TOE_R))
 
 
@@ -122,8 +125,8 @@ def joint_angles(kp: np.ndarray) -> dict[str, np.ndarray]:
         h, k, a, he, t = (_pts(kp, j) for j in (hip, knee, ankle, heel, toe))
         thigh, shank = k - h, a - k
         # the thigh turning from "down" towards the walking direction: on screen counter-clockwise
-        # when walking to the left (-x), clockwise when walking right
-        out[f"hip_{side}"] = -fwd * _angle(down, thigh)
+        # when walking to the right (+x), clockwise when walking left
+        out[f"hip_{side}"] = fwd * _angle(down, thigh)
         out[f"knee_{side}"] = np.abs(_angle(thigh, shank))
         out[f"ankle_{side}"] = 90.0 - np.abs(_angle(-shank, t - he))
     return out
@@ -132,6 +135,37 @@ def joint_angles(kp: np.ndarray) -> dict[str, np.ndarray]:
 def _range(x: np.ndarray) -> float | None:
     x = x[np.isfinite(x)]
     return float(np.percentile(x, 98) - np.percentile(x, 2)) if len(x) >= MIN_FRAMES else None
+
+
+CYCLE_HARMONICS = 4  # a joint's curve over the gait cycle is smooth: four harmonics hold it (Winter)
+
+
+def cycle_range(x: np.ndarray, strikes: np.ndarray) -> float | None:
+    """Range of a joint angle ``x`` ``[n]`` over its mean gait cycle: every frame between two strikes
+    of the same foot gets its phase in the cycle, a Fourier series of :data:`CYCLE_HARMONICS` is
+    fitted to (phase, angle) and its peak-to-peak is the range. A pose model's frame-to-frame
+    jitter inflates a range taken over frames; the fit averages it over the cycles. None with
+    fewer than ~3 frames per coefficient (one short cycle, a low frame rate)."""
+    phase = np.full(len(x), np.nan)
+    for a, b in zip(strikes, strikes[1:], strict=False):
+        phase[a:b] = (np.arange(a, b) - a) / max(b - a, 1)
+    ok = np.isfinite(phase) & np.isfinite(x)
+    k = np.arange(1, CYCLE_HARMONICS + 1)
+    if int(ok.sum()) < 3 * (1 + 2 * len(k)):
+        return None
+    u, y = phase[ok], x[ok]
+
+    def basis(v: np.ndarray) -> np.ndarray:
+        ang = 2 * np.pi * v[:, None] * k[None, :]
+        return np.concatenate([np.ones((len(v), 1)), np.cos(ang), np.sin(ang)], axis=1)  # [m, 1 + 2K]
+
+    keep = np.ones(len(y), bool)
+    for _ in range(2):  # refit once without the frames the model got badly wrong
+        coef, *_ = np.linalg.lstsq(basis(u[keep]), y[keep], rcond=None)
+        res = np.abs(y - basis(u) @ coef)
+        keep = res <= max(3.0 * float(np.median(res[keep])) * 1.4826, 2.0)
+    curve = basis(np.linspace(0, 1, 100, endpoint=False)) @ coef
+    return float(np.ptp(curve))
 
 
 @dataclass(frozen=True)
@@ -179,6 +213,19 @@ def gait_events(kp: np.ndarray, timestamps: np.ndarray) -> Events | None:
     return Events(left=peaks[is_left], right=peaks[~is_left], separation=s)
 
 
+def strike_time(ev: Events, ts: np.ndarray, i: int) -> float:
+    """The time of the strike at frame ``i``, between frames: the vertex of the parabola through
+    the unsigned separation at ``i - 1, i, i + 1`` (at 25 fps a step is 12-14 frames, so whole
+    frames alone would read a 7 % step-time asymmetry in a symmetric walker)."""
+    if not 0 < i < len(ts) - 1:
+        return float(ts[i])
+    a0, a1, a2 = (abs(float(ev.separation[j])) for j in (i - 1, i, i + 1))
+    den = a0 - 2 * a1 + a2
+    d = 0.5 * (a0 - a2) / den if den < 0 else 0.0
+    d = float(np.clip(d, -0.5, 0.5))
+    return float(ts[i] + d * (ts[i + 1] - ts[i] if d > 0 else ts[i] - ts[i - 1]))
+
+
 def _steps(ev: Events, ts: np.ndarray) -> tuple[list[float], list[float], list[float], list[float]]:
     """Step times (s) and separations at strike (px) of the steps ending with a left and with a
     right strike."""
@@ -190,7 +237,7 @@ def _steps(ev: Events, ts: np.ndarray) -> tuple[list[float], list[float], list[f
     for (i0, s0), (i1, s1) in zip(marks, marks[1:], strict=False):
         if s0 == s1:
             continue  # a missed strike in between: not one step
-        dt = float(ts[i1] - ts[i0])
+        dt = strike_time(ev, ts, i1) - strike_time(ev, ts, i0)
         (tl if s1 == "left" else tr).append(dt)
         (ll if s1 == "left" else lr).append(abs(float(ev.separation[i1])))
     return tl, tr, ll, lr
@@ -336,7 +383,8 @@ def ground_parameters(kp: np.ndarray, ev: Events | None, timestamps: np.ndarray,
 
 
 def pose_parameters(kp: np.ndarray, timestamps: np.ndarray, homography: np.ndarray | None = None,
-                    silhouette_cadence: float | None = None) -> dict[str, Any]:
+                    silhouette_cadence: float | None = None,
+                    principal_point: tuple[float, float] | None = None) -> dict[str, Any]:
     """Every keypoint parameter of one walker's stretch of frames.
 
     Args:
@@ -344,32 +392,48 @@ def pose_parameters(kp: np.ndarray, timestamps: np.ndarray, homography: np.ndarr
         timestamps: ``[n]`` seconds.
         homography: the camera's image->ground ``[3, 3]``; None when uncalibrated.
         silhouette_cadence: the silhouette's cadence (steps/min) to cross-check against.
+        principal_point: the image centre (x, y) px; with ``homography`` the view comes from the
+            geometry and angles and steps are measured on the sagittal plane
+            (:mod:`gait.vision.pose_geometry`) instead of in the image.
 
     Returns:
-        ``{"view": ..., "breadth_ratio": ..., "params": {name: Measure}}``.
+        ``{"view": ..., "view_source": "calibration" | "keypoints", "view_angle_deg": ...,
+        "breadth_ratio": ..., "params": {name: Measure}}``.
     """
+    from gait.vision.pose_geometry import sagittal_view
+
     ts = np.asarray(timestamps, np.float64)
     view, ratio = view_of(kp)
+    geo = sagittal_view(kp, homography, principal_point)
+    rectified = geo is not None and geo[2] is not None
+    if geo is not None:
+        view = geo[0]  # type: ignore[assignment]  # one of the View names
+    sk = geo[2] if geo is not None and geo[2] is not None else kp  # what angles and steps are measured on
     params: dict[str, Measure] = {}
     vis = float(np.nanmean(kp[:, HIP_L:TOE_R + 1, 2])) if np.isfinite(kp[:, HIP_L:, 2]).any() else 0.0
     sagittal_ok = view in ("side", "oblique")
-    view_conf = {"side": 1.0, "oblique": 0.5}.get(view, 0.0)
-    angles = joint_angles(kp) if sagittal_ok else {}
+    # on the sagittal plane an oblique view loses only resolution, in the image also the geometry
+    view_conf = {"side": 1.0, "oblique": 0.8 if rectified else 0.5}.get(view, 0.0)
+    angles = joint_angles(sk) if sagittal_ok else {}
+    ev = gait_events(sk, ts) if sagittal_ok else None
     for joint in ("hip", "knee", "ankle"):
         for side in ("left", "right"):
             name = f"{joint}_{side}_range_deg"
             if not sagittal_ok:
                 params[name] = _none("deg", f"{view} view: the legs swing along the line of sight")
                 continue
-            r = _range(angles[f"{joint}_{side}"])
-            params[name] = (Measure(r, "deg", vis * view_conf) if r is not None else
-                            _none("deg", f"{joint} and its neighbours seen in fewer than {MIN_FRAMES} frames"))
-    ev = gait_events(kp, ts) if sagittal_ok else None
+            # over the mean cycle where the steps are seen, else over the frames (jitter inflates it)
+            r = cycle_range(angles[f"{joint}_{side}"], getattr(ev, side)) if ev is not None else None
+            r = r if r is not None else _range(angles[f"{joint}_{side}"])
+            params[name] = (
+                _none("deg", f"{joint} and its neighbours seen in fewer than {MIN_FRAMES} frames") if r is None else
+                _none("deg", f"implausible range of {r:.0f}°: keypoints astray") if r > MAX_RANGE_DEG[joint] else
+                Measure(r, "deg", vis * view_conf))
     no_ev = _none("", f"{view} view: steps need the feet seen passing each other across the image"
                   if not sagittal_ok else "no clear steps: the feet are not seen passing each other")
     if ev is None:
         for name, unit in (("cadence_spm", "steps/min"), ("step_time_asymmetry_pct", "%"),
-                           ("step_length_asymmetry_pct", "%")):
+                           ("step_length_asymmetry_pct", "%"), ("step_length_legs", "legs")):
             params[name] = Measure(None, unit, 0.0, no_ev.reason)
     else:
         tl, tr, ll, lr = _steps(ev, ts)
@@ -382,16 +446,26 @@ def pose_parameters(kp: np.ndarray, timestamps: np.ndarray, homography: np.ndarr
                                              else _none("%", "needs a left and a right step"))
         # in image pixels the near leg's steps look longer than the far one's unless the walker
         # crosses the view square on (a side view); elsewhere only the ground plane can tell
+        square_on = view == "side" or rectified
         params["step_length_asymmetry_pct"] = (
-            Measure(si_l, "%", conf * 0.7) if si_l is not None and view == "side"
+            Measure(si_l, "%", conf * 0.7) if si_l is not None and square_on
             else _none("%", "needs a left and a right step" if view == "side" else
-                       f"{view} view: step lengths in pixels differ with depth; needs a calibrated camera"))
+                       f"{view} view: step lengths in pixels differ with depth; needs a calibrated camera"
+                       if not square_on else "needs a left and a right step"))
+        # step length in leg lengths (hip to ankle in the image): scale-free, so comparable across
+        # uncalibrated recordings; only square-on, where the step lies in the image plane
+        leg = np.nanmedian(np.linalg.norm(_pts(sk, HIP_L) - _pts(sk, ANKLE_L), axis=1))
+        params["step_length_legs"] = (
+            Measure(float(np.median(ll + lr)) / float(leg), "legs", conf * 0.7)
+            if square_on and ll + lr and np.isfinite(leg) and leg > 0
+            else _none("legs", "no whole step" if square_on else
+                       f"{view} view: steps in the image are foreshortened; needs a side view"))
     if silhouette_cadence and params["cadence_spm"].value:
         diff = 100.0 * abs(params["cadence_spm"].value - silhouette_cadence) / silhouette_cadence
         params["cadence_disagreement_pct"] = Measure(diff, "%", params["cadence_spm"].confidence)
     else:
         params["cadence_disagreement_pct"] = _none("%", "needs both the keypoint and the silhouette cadence")
-    ds = double_support(kp, ts) if view != "frontal" else None
+    ds = double_support(sk, ts) if view != "frontal" else None
     fps = (len(ts) - 1) / max(float(ts[-1] - ts[0]), 1e-9) if len(ts) > 1 else 0.0
     params["double_support_share"] = (
         Measure(ds, "share", vis * min(1.0, fps / 50.0)) if ds is not None
@@ -401,27 +475,7 @@ def pose_parameters(kp: np.ndarray, timestamps: np.ndarray, homography: np.ndarr
     if sl.value is not None:
         params["step_length_asymmetry_pct"] = sl  # metres on the ground beat pixels
     params.update(ground)
-    return {"view": view, "breadth_ratio": None if not np.isfinite(ratio) else round(ratio, 3), "params": params}
+    return {"view": view, "view_source": "calibration" if geo is not None else "keypoints",
+            "view_angle_deg": None if geo is None else round(geo[1], 1),
+            "breadth_ratio": None if not np.isfinite(ratio) else round(ratio, 3), "params": params}
 
-
-def cycle_curves(kp: np.ndarray, timestamps: np.ndarray, bins: int = 25) -> dict[str, np.ndarray] | None:
-    """Mean joint-angle curves over the gait cycle, each side's cycle from its own heel strike to
-    the next, resampled onto ``bins`` points: ``{hip,knee,ankle}_{left,right}`` → ``[bins]`` degrees
-    (NaN where no cycle of that side was seen well enough); None without two strikes of a foot."""
-    ev = gait_events(kp, timestamps)
-    if ev is None:
-        return None
-    angles = joint_angles(kp)
-    out = {}
-    for side, strikes in (("left", ev.left), ("right", ev.right)):
-        for joint in ("hip", "knee", "ankle"):
-            a = angles[f"{joint}_{side}"]
-            cycles = []
-            for i0, i1 in zip(strikes, strikes[1:], strict=False):
-                seg = a[i0:i1 + 1]
-                u = np.linspace(0, 1, len(seg))
-                ok = np.isfinite(seg)
-                if int(ok.sum()) >= max(4, len(seg) // 2):  # resample each cycle onto the bins
-                    cycles.append(np.interp((np.arange(bins) + 0.5) / bins, u[ok], seg[ok]))
-            out[f"{joint}_{side}"] = np.mean(cycles, axis=0) if cycles else np.full(bins, np.nan)
-    return out if len(ev.left) >= 2 or len(ev.right) >= 2 else None

@@ -282,23 +282,94 @@ def mtmc(truth: Path = typer.Option(..., "--truth", help="city folder written by
 @app.command("params")
 @one_line_errors
 def params(city: Path = typer.Option(..., "--city", help="city folder written by `gaitline sim city`"),
+           silhouette: bool = typer.Option(True, "--silhouette/--no-silhouette", help="score the silhouette "
+                                           "parameters (runs the frames stage over every camera)"),
+           pose_keypoints: str = typer.Option("truth", "--pose-keypoints", help="score the keypoint parameters "
+                                              "on: truth (the exact joints projected), model (BlazePose on the "
+                                              "rendered video; slow, see --cache) or none"),
+           window_s: float = typer.Option(4.0, "--window-s", min=2.0, max=60.0, help="seconds per keypoint window"),
+           cache: Path | None = typer.Option(None, "--cache", help="folder keeping BlazePose's keypoints (model)"),
+           out: Path | None = typer.Option(None, "--out", help="also write the result with the host and the "
+                                           "command to this JSON file (e.g. bench/results/eval-params.json)"),
            json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
-    """Errors of the measured gait parameters (cadence, speed, step, stride) against the city's truth."""
+    """Errors of the measured gait parameters against the city's truth, beside a constant baseline:
+    the silhouette's (cadence, speed, step, stride) and the keypoints' (joint ranges, step width,
+    foot angle, asymmetry, double support; docs/gait-parameters.md)."""
     from gait.evaluation.parameter_errors import PARAMS, city_windows, read_people, score
 
     if not city.is_dir():
         raise typer.BadParameter(f"{city} is not a folder", param_hint="--city")
-    people = read_people(city)
-    res = score(city_windows(city), people)
-    typer.echo(f"{res['windows']} windows of {res['people']} people ({res['windows_untagged']} of no one)")
-    typer.echo(f"{'parameter':<16} {'method':<9} {'cover':>6} {'med|err|':>9} {'med rel':>8} {'<=10%':>6} "
-               f"{'bias':>7} {'person':>7}")
-    for name in PARAMS:
-        for method in ("ours", "constant"):
-            r = res[name][method]
-            cells = [r[k] for k in ("coverage", "median_abs_err", "median_rel_err", "within_10pct", "bias",
-                                    "per_person_rel_err")]
-            typer.echo(f"{name:<16} {method:<9} " + " ".join(
-                f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}" for v, w in zip(cells, (6, 9, 8, 6, 7, 7), strict=True)))
+    if pose_keypoints not in ("truth", "model", "none"):
+        raise typer.BadParameter("must be truth, model or none", param_hint="--pose-keypoints")
+    if not silhouette and pose_keypoints == "none":
+        raise typer.BadParameter("nothing to score: drop --no-silhouette or give --pose-keypoints",
+                                 param_hint="--pose-keypoints")
+    res: dict[str, Any] = {"city": str(city)}
+    if silhouette:
+        people = read_people(city)
+        sil = score(city_windows(city), people)
+        res.update(sil)  # the silhouette's parameters stay at the top, as before the keypoints came
+        typer.echo(f"{sil['windows']} windows of {sil['people']} people ({sil['windows_untagged']} of no one)")
+        typer.echo(f"{'parameter':<16} {'method':<9} {'cover':>6} {'med|err|':>9} {'med rel':>8} {'<=10%':>6} "
+                   f"{'bias':>7} {'person':>7}")
+        for name in PARAMS:
+            for method in ("ours", "constant"):
+                r = sil[name][method]
+                cells = [r[k] for k in ("coverage", "median_abs_err", "median_rel_err", "within_10pct", "bias",
+                                        "per_person_rel_err")]
+                typer.echo(f"{name:<16} {method:<9} " + " ".join(
+                    f"{'-':>{w}}" if v is None else f"{v:>{w}.3f}"
+                    for v, w in zip(cells, (6, 9, 8, 6, 7, 7), strict=True)))
+    if pose_keypoints != "none":
+        from gait.evaluation.pose_errors import evaluate as pose_evaluate
+        from gait.evaluation.pose_errors import table as pose_table
+
+        kp = pose_evaluate(city, pose_keypoints, window_s, cache,  # type: ignore[arg-type]  # checked above
+                           progress=lambda line: typer.echo(line, err=True))
+        res["keypoints"] = kp
+        if silhouette:
+            typer.echo("")
+        typer.echo(pose_table(kp))
+    if out is not None:
+        from bench.results import save_result
+
+        save_result("eval-params", res, out)
+    if json_out:
+        typer.echo(json.dumps(res))
+
+
+@app.command("params-real")
+@one_line_errors
+def params_real(dataset: Path = typer.Option(..., "--dataset", help="folder of KTH-style recordings "
+                                             "(personNN_..._dK.avi) or a manifest CSV video,person,condition"),
+                max_frames: int = typer.Option(375, "--max-frames", min=0, help="frames of each recording the pose "
+                                               "model sees (0: all; ~45 ms per walker per frame)"),
+                cache: Path | None = typer.Option(None, "--cache", help="folder keeping each recording's keypoints"),
+                out: Path | None = typer.Option(None, "--out", help="also write the result with the host and the "
+                                                "command to this JSON file (e.g. bench/results/eval-params-real.json)"),
+                json_out: bool = typer.Option(False, "--json", help="last line: one JSON object")) -> None:
+    """Keypoint gait parameters on real footage: does one person's recordings agree better than people's?"""
+    from gait.evaluation.pose_real import PARAMS_REAL, evaluate
+    from gait.evaluation.real import load_dataset
+
+    recs, _ = load_dataset(dataset)
+
+    def progress(rec: Any, values: dict[str, float | None], seconds: float) -> None:
+        cells = ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}" for k, v in values.items())
+        typer.echo(f"{rec.name}: {cells} ({seconds:.0f} s)", err=True)
+
+    res = evaluate(recs, max_frames, cache, progress)
+    res["dataset"] = str(dataset)
+    typer.echo(f"{res['recordings']} recordings of {res['people']} people, the first {max_frames or 'all'} frames each")
+    typer.echo(f"{'parameter':<22} {'recs':>5} {'within':>8} {'between':>8} {'ratio':>6} {'ICC':>6}")
+    for name in PARAMS_REAL:
+        r = res["parameters"][name]
+        typer.echo(f"{name:<22} {r['recordings']:>5} " + " ".join(
+            f"{'-':>{w}}" if r[k] is None else f"{r[k]:>{w}.3f}"
+            for k, w in (("within", 8), ("between", 8), ("ratio", 6), ("icc", 6))))
+    if out is not None:
+        from bench.results import save_result
+
+        save_result("eval-params-real", res, out)
     if json_out:
         typer.echo(json.dumps(res))

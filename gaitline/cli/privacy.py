@@ -2,9 +2,10 @@
 
 ``forget`` removes a person everywhere gaitline keeps them: a tombstone on the compacted
 ``gallery.v1`` (the running index drops the identity when it reads it, and a replay never
-brings it back), their sightings in the store, and a *forgotten* mark so sightings still in
-flight are refused. The tombstone goes first: if Kafka cannot be reached, nothing has changed
-and the command says so. Every operation is written to the audit log with who and why.
+brings it back), their sightings in the store with their evidence images and the identity's
+watchlist entry and alerts, and a *forgotten* mark so sightings still in flight are refused.
+The tombstone goes first: if Kafka cannot be reached, nothing has changed and the command says so.
+Every operation is written to the audit log with who and why.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def forget(identity: str = typer.Option(..., "--identity", help="identity id to 
         publish_tombstone(KafkaSettings(), identity)
     deleted = st.forget(identity)
     st.audit(who, "forget", why, subject=identity, detail={"sightings_deleted": deleted, "gallery_tombstone": gallery})
-    typer.echo(f"forgot {identity}: {deleted} sightings deleted, "
+    typer.echo(f"forgot {identity}: {deleted} sightings deleted with their evidence, watchlist entry removed, "
                f"{'gallery tombstone written' if gallery else 'gallery NOT touched (--store-only)'}; "
                "future sightings are refused")
 
@@ -62,13 +63,13 @@ def forget(identity: str = typer.Option(..., "--identity", help="identity id to 
 def expire(days: float = typer.Option(..., "--days", min=0.0, help="keep sightings of the last DAYS days"),
            reason: str = typer.Option("retention policy", "--reason", help="audited"),
            actor: str | None = ActorOpt, store: str | None = StoreOpt) -> None:
-    """Delete sightings older than the retention period (the track stage also does this on its own)."""
+    """Delete sightings older than the retention period, with their evidence (the track stage also does this)."""
     who, why = actor_name(actor), require_reason(reason)
     st = Store(store or default_store_url())
     cutoff = time.time() - days * 86400
     n = st.expire(cutoff)
     st.audit(who, "expire", why, detail={"sightings_deleted": n, "older_than": cutoff})
-    typer.echo(f"expired {n} sightings that ended before {fmt_time(cutoff)}")
+    typer.echo(f"expired {n} sightings (with their evidence and alerts) that ended before {fmt_time(cutoff)}")
 
 
 def audit(subject: str | None = typer.Option(None, "--identity", help="only entries about this identity"),

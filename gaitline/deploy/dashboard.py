@@ -203,7 +203,13 @@ def build() -> db.Dashboard:
     d = d.with_panel(series(
         "Refused requests", "reqps",
         _q(f"sum by (reason) (rate(gaitline_api_denied_total{{{SEL}}}[{RATE}]))", "{{reason}}"),
-        description="No token, an unknown one, a missing role (GaitlineApiDenied)"))
+        description="No token, an unknown, expired, revoked or invalid one, a missing role (GaitlineApiDenied)"))
+    d = d.with_panel(series(
+        "Watchlist alerts", "ops",
+        _q(f"sum(rate(gaitline_api_watchlist_hits_total{{{SEL}}}[{RATE}]))", "alerts"),
+        _q(f"sum(rate(gaitline_api_webhook_failures_total{{{SEL}}}[{RATE}]))", "webhook failures"),
+        description="Sightings of a watched person that raised an alert (counted once over the replicas), and "
+                    "alerts the webhook (GAITLINE_API_WEBHOOK_URL) did not take"))
     return d
 
 

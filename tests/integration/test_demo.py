@@ -50,3 +50,23 @@ def test_demo_on_vtest_with_malformed_records(kafka_broker: LocalBroker, vtest_v
     audit = json.loads(_gaitline(["audit", "--store", store, "--json", "--identity", top["identity_id"]], env).stdout)
     assert audit[0]["actor"] == "tester" and audit[0]["action"] == "query.where"
     assert audit[0]["detail"] == {"sightings": top["sightings"]}
+
+    # a second run on the same store continues the gallery: the same walkers pass again and are
+    # re-identified (new sightings of known identities), not enrolled as new people
+    again = _gaitline(["demo", "--video", str(vtest_video), "--json"], env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    second = json.loads(again.stdout.strip().splitlines()[-1])
+    assert second["continued"] is True and second["namespace"] == summary["namespace"]
+    assert second["tracklets"] == summary["tracklets"] and second["deadlettered"] == 0
+    assert second["sightings"] == second["tracklets"]  # new window ids: nothing taken for a redelivery
+    assert second["reidentified"] >= 0.8 * second["identities"], second
+    total = json.loads(_gaitline(["identities", "--store", store, "--json"], env).stdout)
+    assert sum(i["sightings"] for i in total) == summary["sightings"] + second["sightings"]
+    # the audit log survived the second run
+    assert json.loads(_gaitline(["audit", "--store", store, "--json"], env).stdout)
+
+    fresh = _gaitline(["demo", "--video", str(vtest_video), "--json", "--fresh"], env)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    third = json.loads(fresh.stdout.strip().splitlines()[-1])
+    assert third["continued"] is False and third["namespace"] != summary["namespace"]
+    assert third["reidentified"] == 0

@@ -44,7 +44,8 @@ def _clip(dest: Path, frames: int) -> Path:
 
 
 def _post(url: str, body: bytes, token: str) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=body, method="POST", headers={"Authorization": f"Bearer {token}"})
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Authorization": f"Bearer {token}",
+                                                                         "Content-Type": "video/x-msvideo"})
     try:
         with urllib.request.urlopen(req, timeout=300) as r:
             return r.status, json.loads(r.read())

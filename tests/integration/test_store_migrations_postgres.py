@@ -84,6 +84,10 @@ def test_the_previous_release_s_store_is_upgraded_with_its_rows(old_release_db):
     store = Store(url)
     try:
         assert [r.track_id for r in store.where("p-old")] == [7]  # the old rows are kept
+        # 0003: an old sighting's stored_at is its t_end (history to a live feed), evidence and the watchlist work
+        assert [(r.sighting_id, r.stored_at) for r in store.stored_since(0.0)] == [("cam/7/0", 101.0)]
+        assert store.evidence(["cam/7/0"]) == {} and store.watch("p-old", "op", "case").identity_id == "p-old"
+        assert store.forget("p-old") == 1 and store.watchlist() == []
         assert store.audit_log(subject="p-old")[0].actor == "op"
         live = sighting(sighting_id="live/x/1", identity_id="p-live", camera_id="live", track_id=int(1.7e10))
         assert store.add_sightings([live]) == 1  # a live camera's track id fits now

@@ -80,3 +80,85 @@ def test_an_older_store_with_a_32_bit_track_id_is_widened_at_start(pg_store: Sto
         assert reopened.add_sightings([s]) == 1
     finally:
         reopened.close()
+
+
+def _png() -> bytes:
+    import cv2
+    import numpy as np
+
+    gei = np.zeros((64, 44), np.uint8)
+    gei[5:60, 15:30] = 200
+    return cv2.imencode(".png", gei)[1].tobytes()
+
+
+def test_postgres_keeps_evidence_once_and_forget_and_expire_delete_it(pg_store: Store):
+    a, b = f"p-e{uuid.uuid4().hex[:8]}", f"p-f{uuid.uuid4().hex[:8]}"
+    png = _png()
+    old = sighting(sighting_id=f"cam/1/{uuid.uuid4().hex[:6]}", identity_id=b, t_start=10.0, evidence_png=png)
+    rows = [sighting(sighting_id=f"cam/2/{uuid.uuid4().hex[:6]}", identity_id=a, t_start=5000.0, evidence_png=png,
+                     keyframe_jpeg=b"\xff\xd8\xff\xe0fake-but-marked-jpeg"), old]
+    assert pg_store.add_sightings(rows) == 2 and pg_store.add_sightings(rows) == 0  # redelivered: once
+    got = pg_store.evidence([r.sighting_id for r in rows])
+    assert got[rows[0].sighting_id].gei_png == png and got[rows[0].sighting_id].keyframe_jpeg is not None
+    assert got[old.sighting_id].keyframe_jpeg is None
+    pg_store.watch(a, "alice", "case 9")
+    assert pg_store.record_watch_hit(rows[0].sighting_id, a, "cam", 5000.0)
+    assert pg_store.record_watch_hit(old.sighting_id, b, "cam", 10.0)
+    assert pg_store.expire(1000.0) == 1 and list(pg_store.evidence([old.sighting_id])) == []
+    assert pg_store.record_watch_hit(old.sighting_id, b, "cam", 10.0)  # its hit went with it
+    assert pg_store.forget(a) == 1
+    assert pg_store.evidence([rows[0].sighting_id]) == {} and a not in pg_store.watched([a])
+    with pg_store.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from watch_hits where identity_id = :i"), {"i": a}).scalar() == 0
+
+
+def test_postgres_answers_the_control_room_reads(pg_store: Store):
+    tag = uuid.uuid4().hex[:8]
+    a, b = f"p-{tag}a", f"p-{tag}b"
+    pg_store.add_sightings([
+        sighting(sighting_id=f"n/1/{tag}", identity_id=a, camera_id=f"north-{tag}", track_id=1, t_start=10.0),
+        sighting(sighting_id=f"s/1/{tag}", identity_id=a, camera_id=f"south-{tag}", track_id=1, t_start=100.0),
+        sighting(sighting_id=f"s/2/{tag}", identity_id=b, camera_id=f"south-{tag}", track_id=2, t_start=50.0)])
+    found = pg_store.search_identities(prefix=f"p-{tag}")
+    assert [(i.identity_id, i.sightings, i.camera_ids) for i in found] == [
+        (a, 2, (f"north-{tag}", f"south-{tag}")), (b, 1, (f"south-{tag}",))]
+    assert pg_store.count_identities(prefix=f"p-{tag}") == 2
+    assert pg_store.search_identities(prefix=f"P-{tag}") == []
+    assert [i.identity_id for i in pg_store.search_identities(camera=f"north-{tag}")] == [a]
+    assert [i.identity_id for i in pg_store.search_identities(prefix=f"p-{tag}", since=40.0, until=60.0)] == [b]
+    assert [r.t_start for r in pg_store.where(a, since=50.0)] == [100.0]
+    assert {f"north-{tag}", f"south-{tag}"} <= set(pg_store.cameras_seen())
+    row = pg_store.sighting(f"s/2/{tag}")
+    assert row is not None and row.identity_id == b and row.stored_at is not None
+    fed = pg_store.stored_since(row.stored_at - 1.0, limit=1000)
+    assert {f"n/1/{tag}", f"s/1/{tag}", f"s/2/{tag}"} <= {r.sighting_id for r in fed}
+    assert [r.stored_at for r in fed] == sorted(r.stored_at for r in fed)
+
+
+def test_postgres_raises_one_watchlist_alert_per_sighting_across_writers(pg_store: Store):
+    import threading
+
+    url = os.environ["GAITLINE_TEST_PG_URL"]
+    replicas = [Store(url) for _ in range(4)]  # four API replicas racing for the same sightings
+    sids = [f"hit/{i}/{uuid.uuid4().hex[:6]}" for i in range(20)]
+    wins: list[str] = []
+    lock = threading.Lock()
+
+    def poll(st: Store) -> None:
+        for sid in sids:
+            if st.record_watch_hit(sid, "p-watched", "cam", 1.0):
+                with lock:
+                    wins.append(sid)
+
+    threads = [threading.Thread(target=poll, args=(st,)) for st in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for st in replicas:
+        st.close()
+    assert sorted(wins) == sorted(sids)  # every sighting alerted once: none twice, none missed
+    ident = f"p-w{uuid.uuid4().hex[:8]}"
+    first = pg_store.watch(ident, "alice", "case 3")
+    assert pg_store.watch(ident, "bob", "again") == first and pg_store.watched([ident])[ident].actor == "alice"
+    assert pg_store.unwatch(ident) and not pg_store.unwatch(ident)

@@ -77,7 +77,9 @@ def test_where_answers_visits_and_is_audited_first(served) -> None:
 def test_identities_and_camera_search(served) -> None:
     base, tok, store, _ = served
     code, body = get(f"{base}/api/v1/identities?reason=shift%20review", tok["operator"])
-    assert code == 200 and {i["identity"]: i["cameras"] for i in body["identities"]} == {"p-a": 2, "p-b": 1}
+    assert code == 200 and {i["identity_id"]: i["cameras"] for i in body["identities"]} == {
+        "p-a": ["cam1", "cam2"], "p-b": ["cam2"]}
+    assert body["total"] == 2 and [i["identity_id"] for i in body["identities"]] == ["p-b", "p-a"]  # latest first
     code, body = get(f"{base}/api/v1/sightings?camera=cam2&since={T0 + 65}&reason=incident%207", tok["operator"])
     assert code == 200 and body["identities"] == ["p-b"]  # p-a left cam2 before T0+65
     code, body = get(f"{base}/api/v1/sightings?camera=cam2&reason=incident%207", tok["operator"])
@@ -102,7 +104,8 @@ def test_auth_roles_and_reasons(served) -> None:
     assert len(store.audit_log()) == before  # refused requests searched nothing
     code, body = get(f"{base}/api/v1/audit?limit=5", tok["auditor"])
     assert code == 200 and len(body["entries"]) <= 5
-    assert get(f"{base}/api/v1/me", tok["auditor"])[1] == {"user": "auditor-user", "role": "auditor"}
+    assert get(f"{base}/api/v1/me", tok["auditor"])[1] == {"user": "auditor-user", "role": "auditor",
+                                                          "permissions": ["audit"]}
     assert registry.get_sample_value("gaitline_api_denied_total", {"reason": "role"}) == 2
     assert registry.get_sample_value("gaitline_api_denied_total", {"reason": "no_token"}) == 1
 

@@ -1,12 +1,13 @@
 """Embedding agents: ``tracklets.v1`` windows -> identity vectors on ``embeddings.v1``.
 
-Agents form one consumer group; faust spreads the partitions. Windows are micro-batched
+Agents form one consumer group; the broker spreads the partitions. Windows are micro-batched
 (max size, max wait) and run through the configured embedder on the injected device.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import defaultdict
 
@@ -16,10 +17,11 @@ from prometheus_client import CollectorRegistry
 from gait.model.registry import Embedder, get_embedder
 from streams.admin import ensure_topics
 from streams.agents import Output, Record, attach_batch_agent, dead_letter_output, decode_all, run_worker
-from streams.faust_app import make_app
 from streams.schemas import Embedding, TrackletWindow
 from streams.settings import KafkaSettings
+from streams.stage_app import StageApp
 from streams.topics import EMBEDDINGS, TRACKLETS
+from workers.embed.evidence import evidence_pngs
 from workers.embed.metrics import EmbedMetrics
 from workers.embed.settings import EmbedSettings
 
@@ -59,7 +61,8 @@ class WindowEmbedder:
         return outputs
 
     def _embed(self, windows: list[TrackletWindow]) -> list[Output]:
-        batch = np.stack([w.silhouettes for w in windows]).astype(np.float32)  # [b, n, 64, 44]
+        sils = np.stack([w.silhouettes for w in windows])  # [b, n, 64, 44] uint8
+        batch = sils.astype(np.float32)  # [b, n, 64, 44]
         started = time.perf_counter()
         vectors = self.embedder.embed(batch)  # [b, dim]
         if self.metrics:
@@ -67,7 +70,7 @@ class WindowEmbedder:
             self.metrics.batch_size.observe(len(windows))
             self.metrics.windows.labels(self.embedder.name).inc(len(windows))
         out = []
-        for w, vec in zip(windows, vectors, strict=True):
+        for w, vec, gei in zip(windows, vectors, evidence_pngs(sils), strict=True):
             if not np.all(np.isfinite(vec)):
                 rec = Record(w.window_id.encode(), w.to_bytes(), TRACKLETS.name, None, None)
                 out.append(self._dead(rec, "model produced a non-finite embedding", "non_finite"))
@@ -77,7 +80,8 @@ class WindowEmbedder:
                             foot_point=w.foot_points[-1], box=w.boxes[-1], ground_plane=w.ground_plane,
                             quality=w.quality,
                             gait=w.gait, model=self.embedder.name, model_version=self.embedder.version,
-                            dim=int(vec.shape[0]), truth_id=w.truth_id, vector=vec)
+                            dim=int(vec.shape[0]), truth_id=w.truth_id, vector=vec,
+                            evidence_png=gei, keyframe_jpeg=w.keyframe_jpeg)
             out.append(Output(EMBEDDINGS, w.region.encode(), emb.to_bytes()))
         return out
 
@@ -89,12 +93,18 @@ class WindowEmbedder:
 
 def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
     """Run an embedding agent until SIGTERM."""
+    # before torch loads: its OpenMP threads spin between kernels by default, and on a host shared
+    # with the other stages (or under a CPU limit) a spinning thread burns the cores the broker and
+    # the index need while it waits for a partner the OS has descheduled; passive threads sleep
+    # (docs/benchmarks.md, "Where a window's CPU goes"; an OMP_WAIT_POLICY already set is kept)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     ensure_topics(kafka)  # create what is missing, fail in one line on a topic that differs from its declaration
     registry = CollectorRegistry()
     metrics = EmbedMetrics(registry)
     device = pick_device(settings.device)
     embedder = get_embedder(settings.model, device=device, embed_from=settings.embed_from,
-                            precision=settings.precision, compile=settings.compile)
+                            precision=settings.precision, compile=settings.compile,
+                            cpu_runtime=settings.cpu_runtime)
     precision = getattr(embedder, "precision", "float32")  # the training-free baselines have none
     warm_up = getattr(embedder, "warm_up", None)
     if warm_up is not None:
@@ -102,7 +112,7 @@ def run(kafka: KafkaSettings, settings: EmbedSettings) -> None:
         log.info("embedder %s warmed up in %.1f s (compiled: %s)", embedder.name, warm_up(),
                  getattr(embedder, "compiled", False))
     metrics.model_info.labels(embedder.name, embedder.version, device, precision).set(1)
-    app = make_app(STAGE, kafka)
+    app = StageApp(STAGE, kafka)
     # a failing batch (the GPU out of memory) is retried, then split in halves: never acked unembedded
     attach_batch_agent(app, kafka, TRACKLETS, WindowEmbedder(embedder, metrics), settings.max_batch,
                        settings.max_wait_s, lag=metrics.consumer_lag, retries=metrics.retries, stage=STAGE)

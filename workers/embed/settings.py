@@ -28,6 +28,13 @@ class EmbedSettings(BaseSettings):
         None, description="torch.compile the model before joining the group: more windows/s for a compilation "
                           "of tens of seconds at start (bench/results/gpu_embed.json, bench/results/embed.json); "
                           "unset = on CUDA only; env GAITLINE_EMBED_COMPILE")
+    cpu_runtime: Literal["auto", "eager", "fused", "int8"] = Field(
+        "auto", description="learned models on CPU (gait/model/cpu_runtime.py): eager = the network as trained; "
+                            "fused = the same numbers with the stem as a table lookup and the pooling on "
+                            "contiguous memory; int8 = fused with int8 convs (needs the checkpoint's "
+                            "<name>.int8.json calibration); auto = int8 on x86 CPUs without native bf16 "
+                            "when precision is auto and a calibration exists, else fused; the GPU path "
+                            "ignores it; env GAITLINE_EMBED_CPU_RUNTIME")
     max_batch: int = Field(64, ge=1, le=4096, description="most windows per inference batch (raise it on a GPU); "
                                                           "env GAITLINE_EMBED_MAX_BATCH")
     max_wait_s: float = Field(0.05, gt=0, le=10, description="longest wait to fill a batch, seconds; "

@@ -26,6 +26,7 @@ from gaitline.logs import coordinates
 from streams.schemas import TrackletWindow
 from workers.exceptions import FramesError
 from workers.frames.metrics import FramesMetrics
+from workers.frames.pose_stage import PoseStage
 from workers.frames.settings import FramesSettings
 from workers.frames.sources import Frame, FrameSource, open_source
 from workers.frames.tracker import Track, Tracker
@@ -73,10 +74,16 @@ class CameraWorker:
         self.metrics = metrics
         self.h = camera.homography_matrix()
         self.segmenter: Segmenter | None = None
-        first_id = int(time.time() * 10) if source.live else 0  # live ids stay unique across restarts
+        first_id = settings.track_id_base
+        if first_id is None:
+            first_id = int(time.time() * 10) if source.live else 0  # live ids stay unique across restarts
         self.tracker = Tracker(settings.tracker_config(camera.fps), self.h, first_id=first_id)
+        self.pose = PoseStage(settings.window, settings.max_gap_frames) if settings.pose else None
+        if self.pose is not None:
+            emit = self.pose.wrap(emit)
         self.builder = WindowBuilder(camera, settings.window, settings.stride, settings.min_quality,
-                                     settings.max_gap_frames, emit, self._dropped, settings.min_window)
+                                     settings.max_gap_frames, emit, self._dropped, settings.min_window,
+                                     keyframe_crop=settings.keyframe_crop)
         self.frames = 0
         self.error: str | None = None
         self.started = time.monotonic()
@@ -104,6 +111,8 @@ class CameraWorker:
                     self.segmenter = Segmenter(self.settings.segment_config(), frame.image.shape[:2])
                 dets = self.segmenter(frame.image)
                 tracks = self.tracker.update(dets, frame.timestamp)
+                if self.pose is not None:  # before the builder, which may emit a window ending here
+                    self.pose.add(frame.image, frame.timestamp, tracks)
                 self.builder.add(frame, tracks, self.tracker.ground)
                 if self.observer is not None:
                     self.observer(frame, dets, tracks)
@@ -126,6 +135,8 @@ class CameraWorker:
         finally:
             self.source.close()
             self.builder.flush(self.tracker.ground)
+            if self.pose is not None:
+                self.pose.close()
             if m is not None:
                 for reason, n in self.source.counters.skipped.items():
                     m.frames_skipped.labels(cam, reason).inc(n)

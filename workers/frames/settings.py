@@ -44,6 +44,19 @@ class FramesSettings(BaseSettings):
         "found them: learned = a person segmentation trained on real people, in a crop around each moving "
         "blob (gait/vision/learned.py); mog2 = the background model alone (faster, but it loses bodies "
         "whose colour is close to the background; see docs/evaluation.md)")
+    keyframe_crop: bool = Field(
+        False, description="GAITLINE_FRAMES_KEYFRAME_CROP: attach to each window a small JPEG of the person in "
+        "its middle frame, stored with the sighting as evidence next to the gait energy image. It shows a face "
+        "and clothes (the gait energy image does not): off by default; where on, it is kept and deleted with "
+        "the sighting (retention, forget)")
+    pose: bool = Field(False, description="GAITLINE_FRAMES_POSE: run the pose model (BlazePose) on each tracked "
+                       "person's crop and attach smoothed keypoints of the legs and trunk to each window "
+                       "(~45 ms per walker per frame on one core; gaitline analyze runs pose on its own)")
+    track_id_base: int | None = Field(
+        None, ge=0, le=2**62, description="GAITLINE_FRAMES_TRACK_ID_BASE: the first track id of each camera. "
+        "Unset: 0 for a file (a replay after a restart gives the same window ids, so nothing is stored twice) and "
+        "the clock for a live stream (ids stay unique across restarts). Set it to run a recording again as a new "
+        "pass of the same people (`gaitline demo` does on its second run)")
     min_hits: int = Field(3, ge=1, description="GAITLINE_FRAMES_MIN_HITS: frames that confirm a track")
     max_lost_s: float = Field(1.5, ge=0, description="GAITLINE_FRAMES_MAX_LOST_S: seconds a track "
                               "coasts through an occlusion before it ends")

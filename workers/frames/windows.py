@@ -23,6 +23,7 @@ from configs.schema import Camera
 from gait.vision.gait_parameters import gait_params
 from gait.vision.pretreatment import HEIGHT, WIDTH, pretreat
 from streams.schemas import TrackletWindow
+from workers.frames.keyframe import crop_person, keyframe_jpeg
 from workers.frames.sources import Frame
 from workers.frames.tracker import Track
 
@@ -40,6 +41,7 @@ class Entry:
     foot: tuple[float, float]
     sil: np.ndarray | None
     truth: str | None
+    crop: np.ndarray | None = None  # the person's pixels, only with the key-frame crop on
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -64,6 +66,14 @@ def truth_of(box: tuple[int, int, int, int],
     return best
 
 
+def _middle_keyframe(entries: list[Entry]) -> bytes | None:
+    """The JPEG of the crop nearest the window's middle, preferring frames with a plausible silhouette."""
+    mid = len(entries) // 2
+    order = sorted(range(len(entries)), key=lambda i: (entries[i].sil is None, abs(i - mid)))
+    crop = next((entries[i].crop for i in order if entries[i].crop is not None), None)
+    return None if crop is None else keyframe_jpeg(crop)
+
+
 class _TrackBuffer:
     def __init__(self, window: int) -> None:
         self.entries: deque[Entry] = deque(maxlen=window)
@@ -78,12 +88,13 @@ class WindowBuilder:
 
     def __init__(self, camera: Camera, window: int, stride: int, min_quality: float, max_gap: int,
                  emit: Callable[[TrackletWindow], None], on_drop: Callable[[str], None],
-                 min_window: int | None = None) -> None:
+                 min_window: int | None = None, keyframe_crop: bool = False) -> None:
         """Args: camera: its config; window/stride: frames; min_quality: drop threshold;
         max_gap: frames a track may be unseen inside a window; emit: sink; on_drop(reason);
         min_window: fewest frames of the window a track that ends early still gets (None: ``window``,
-        no short windows)."""
+        no short windows); keyframe_crop: attach a JPEG of the person in the middle frame."""
         self.camera = camera
+        self.keyframe_crop = keyframe_crop
         self.window = window
         self.min_window = window if min_window is None else min(min_window, window)
         self.stride = stride
@@ -114,7 +125,8 @@ class WindowBuilder:
             sil = self._silhouette(buf, det.box, det.mask)
             foot = (float(t.x[0]), float(t.x[1])) if ground else det.foot
             buf.entries.append(Entry(frame.index, frame.timestamp, det.box, foot, sil,
-                                     truth_of(det.box, frame.truth)))
+                                     truth_of(det.box, frame.truth),
+                                     crop=crop_person(frame.image, det.box) if self.keyframe_crop else None))
             buf.since_emit += 1
             if len(buf.entries) == self.window and buf.since_emit >= self.stride:
                 self._emit(t.id, list(buf.entries), ground)
@@ -168,7 +180,8 @@ class WindowBuilder:
             boxes=[e.box for e in entries], quality=round(quality, 3),
             gait=gait.model_copy(update={k: None if v is None else round(v, 3)
                                          for k, v in gait.model_dump().items()}),
-            truth_id=truths.most_common(1)[0][0] if truths else None, silhouettes=sils)
+            truth_id=truths.most_common(1)[0][0] if truths else None, silhouettes=sils,
+            keyframe_jpeg=_middle_keyframe(entries) if self.keyframe_crop else None)
         self.windows += 1
         self.emit(win)
 

@@ -9,18 +9,20 @@ from typing import Any
 
 from configs.schema import load_network
 from streams.settings import KafkaSettings
+from workers.frames.settings import FramesSettings
 
 
 def run_frames(network: str, cameras: list[str], replica: int | None, replicas: int, realtime: bool,
-               metrics_port: int, kafka: KafkaSettings, stop: threading.Event | None = None) -> dict[str, Any]:
-    """Run the frames stage with a Kafka publisher; return its statistics as a dict."""
+               metrics_port: int, kafka: KafkaSettings, stop: threading.Event | None = None,
+               settings: FramesSettings | None = None) -> dict[str, Any]:
+    """Run the frames stage with a Kafka publisher; return its statistics as a dict (``settings``: the
+    frames settings, default from the environment)."""
     from prometheus_client import CollectorRegistry
 
     from gaitline.metrics import serve
     from workers.frames.cameras import cameras_for_replica, run_cameras
     from workers.frames.metrics import FramesMetrics
     from workers.frames.publish import WindowPublisher
-    from workers.frames.settings import FramesSettings
 
     loaded = load_network(Path(network) if Path(network).exists() else network)
     ids = list(cameras)
@@ -37,7 +39,7 @@ def run_frames(network: str, cameras: list[str], replica: int | None, replicas: 
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     publisher = WindowPublisher(kafka, metrics)
     try:
-        stats = run_cameras(loaded, ids, FramesSettings(), publisher, stop, metrics, realtime=realtime)
+        stats = run_cameras(loaded, ids, settings or FramesSettings(), publisher, stop, metrics, realtime=realtime)
     finally:
         publisher.close()
     out = dict(vars(stats))

@@ -16,9 +16,9 @@ from store.db import Store
 from store.exceptions import StoreRefused, StoreUnavailable
 from streams.admin import ensure_topics
 from streams.agents import Decision, Output, Record, RetryPolicy, attach_batch_agent, decode_all, run_worker
-from streams.faust_app import make_app
 from streams.schemas import Sighting
 from streams.settings import KafkaSettings
+from streams.stage_app import StageApp
 from streams.topics import SIGHTINGS
 from workers.track.metrics import TrackMetrics
 from workers.track.settings import TrackSettings
@@ -81,7 +81,7 @@ def run(kafka: KafkaSettings, settings: TrackSettings) -> None:
     registry = CollectorRegistry()
     metrics = TrackMetrics(registry)
     store = Store(settings.store_url)
-    app = make_app(STAGE, kafka)
+    app = StageApp(STAGE, kafka)
     attach_batch_agent(app, kafka, SIGHTINGS, SightingWriter(store, metrics, settings.retention_days),
                        settings.max_batch, settings.max_wait_s, lag=metrics.consumer_lag, retries=metrics.retries,
                        policy=RetryPolicy(decide=store_policy), stage=STAGE)

@@ -1,0 +1,57 @@
+"""``GET /api/v1/live``: new sightings of a person or of cameras, and watchlist alerts, as Server-Sent Events.
+
+The page reads it with ``fetch`` (EventSource cannot send the Authorization header). Events:
+``sighting`` (the sighting JSON with its evidence) for the identity or cameras asked for, and
+``watchlist`` for every sighting of a watched identity; a ``: keepalive`` comment when there is
+nothing to say for ``live_keepalive_s``. Opening the feed is audited once (it is a search that
+goes on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CAMERA_PATTERN, ID_PATTERN, ApiDep, Reason, Searcher, clean_reason
+from api.live import Stream
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.get("/live", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "events `sighting` and `watchlist`, `: keepalive` comments"}})
+async def live(who: Searcher, api: ApiDep, reason: Reason,
+               identity: Annotated[str | None, Query(pattern=ID_PATTERN, description="follow this identity")] = None,
+               camera: Annotated[str | None, Query(pattern=CAMERA_PATTERN,
+                                                   description="follow these cameras (a comma list)")] = None
+               ) -> StreamingResponse:
+    """Follow an identity and/or cameras live; watchlist alerts come on every feed."""
+    cams = frozenset(camera.split(",")) if camera else frozenset()
+    subject = identity or (f"camera:{','.join(sorted(cams))}"[:200] if cams else None)
+    await run_in_threadpool(api.store.audit, who.user, "api.live", clean_reason(reason), subject,
+                            {"identity": identity, "cameras": sorted(cams)})
+    stream = api.live.open(identity, cams)
+    return StreamingResponse(_events(api, stream), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+async def _events(api: ApiDep, stream: Stream) -> AsyncIterator[str]:
+    try:
+        yield ": connected\n\n"  # the headers and a first byte now: the page knows the feed is open
+        while True:
+            try:
+                item = await asyncio.wait_for(stream.queue.get(), timeout=api.settings.live_keepalive_s)
+            except TimeoutError:
+                yield ": keepalive\n\n"
+                continue
+            if item is None:
+                return
+            yield item
+    finally:
+        api.live.close(stream)
