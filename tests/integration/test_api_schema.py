@@ -75,9 +75,11 @@ def test_no_operation_fails_or_breaks_its_schema(served_schema: tuple[schemathes
                 # a range that ends before it starts is valid for the schema and refused (400) by the API
                 if res.status_code == 400 and "until is before since" in res.text:
                     excluded.append(positive_data_acceptance)
-                # a case whose only invalid part was a missing Authorization header is valid with ours
-                negative = [loc for loc, info in case.meta.components.items() if info.mode.is_negative]
-                if negative and all(loc.value == "header" for loc in negative):
+                # a case whose only invalid part was a missing Authorization header is valid with ours; and
+                # a query value of None or [] is dropped by the HTTP client: that mutation never reaches the API
+                negative = {loc.value for loc, info in case.meta.components.items() if info.mode.is_negative}
+                lost = [k for k, v in (case.query or {}).items() if v is None or v == []]
+                if negative == {"header"} or (lost and negative <= {"header", "query"}):
                     excluded.append(negative_data_rejection)
                 case.validate_response(res, headers=auth, excluded_checks=excluded or None)
 
