@@ -63,7 +63,7 @@ from workers.demo import StageProcs, wait_drained
 ALL_FAULTS = ("clean", "kill9_embed", "kill9_index", "kill9_track", "broker_restart", "pg_restart", "embed_add",
               "sigstop_embed", "embed_remove", "kill9_frames")
 SHORT = ("clean", "kill9_index", "kill9_track", "pg_restart")
-SESSION_TIMEOUT_S = 10.0  # streams.faust_app's broker_session_timeout
+SESSION_TIMEOUT_S = 10.0  # streams.stage_app's consumer session timeout
 
 
 @dataclass

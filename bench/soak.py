@@ -26,7 +26,7 @@ import typer
 from bench.faults import Rig, city_windows
 from bench.results import OUT_OPTION, SAVE_OPTION, save_result
 from streams.admin import group_lag_or_unknown, message_count
-from streams.faust_app import group_id
+from streams.groups import group_id
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS
 from workers.demo import wait_drained
 

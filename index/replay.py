@@ -13,7 +13,7 @@ from index.gallery import AnnConfig, Gallery
 from index.matcher import STAGE, DecisionLog
 from streams.clients import Received, TopicTail, first_uncommitted_ms, read_since
 from streams.exceptions import SchemaError
-from streams.faust_app import group_id
+from streams.groups import group_id
 from streams.schemas import GalleryEntry, Sighting
 from streams.settings import KafkaSettings
 from streams.topics import EMBEDDINGS, GALLERY, SIGHTINGS

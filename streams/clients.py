@@ -1,6 +1,6 @@
 """The Kafka clients the rooms use, made in one place (kafka-python), their errors wrapped.
 
-No other package imports ``kafka``, ``aiokafka`` or ``faust``: the stages get their consumer-group
+No other package imports ``kafka`` or ``aiokafka``: the stages get their consumer-group
 loop from :mod:`streams.stage_app` and their runner from :mod:`streams.agents`; everything that
 produces or reads records outside a stage goes through here, and a client error comes out
 as a :class:`~streams.exceptions.BrokerError` that names the topic.

@@ -34,7 +34,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from prometheus_client import Gauge
 
 from streams.clients import aiokafka_kwargs
-from streams.faust_app import group_id
+from streams.groups import group_id
 from streams.settings import KafkaSettings
 from streams.topics import TopicSpec
 
@@ -63,7 +63,7 @@ class StageApp:
 
     Args:
         stage: the stage name (``embed``, ``index``, ``track``): the group is ``gaitline-<stage>``
-            under the settings' namespace (:func:`streams.faust_app.group_id`).
+            under the settings' namespace (:func:`streams.groups.group_id`).
         settings: broker address, namespace and security.
     """
 

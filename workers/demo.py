@@ -35,7 +35,7 @@ from store.db import Store, default_store_url
 from streams.admin import admin_client, ensure_topics, group_lag_or_unknown, message_count
 from streams.broker import LocalBroker
 from streams.clients import send_records
-from streams.faust_app import group_id
+from streams.groups import group_id
 from streams.settings import BrokerSettings, KafkaSettings, default_cache_dir
 from streams.topics import DEADLETTER, EMBEDDINGS, GALLERY, SIGHTINGS, TRACKLETS
 from workers.frames.settings import FramesSettings
@@ -103,18 +103,23 @@ class StageProcs:
                 proc.wait()
 
 
-def _network_for_video(video: Path, workdir: Path) -> Path:
-    if video.resolve() == VTEST.resolve():
-        return NETWORKS_DIR / "vtest.yaml"
+def _decodable_fps(video: Path) -> float:
+    """The frame rate of ``video`` (25 when it does not say), or a clear error when OpenCV cannot
+    decode a frame of it: checked before a broker starts, so bad input costs nothing."""
     cap = cv2.VideoCapture(str(video))
     ok = cap.isOpened() and cap.read()[0]
     fps = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
     cap.release()
     if not ok:
         raise GaitlineError(f"cannot read video {video}: not a video OpenCV can decode")
+    return float(fps) if 0 < fps <= 240 else 25.0
+
+
+def _network_for_video(video: Path, fps: float, workdir: Path) -> Path:
+    if video.resolve() == VTEST.resolve():
+        return NETWORKS_DIR / "vtest.yaml"
     net = {"version": 1, "name": video.stem or "video",
-           "cameras": [{"id": "cam0", "source": str(video.resolve()), "region": "demo",
-                        "fps": float(fps) if 0 < fps <= 240 else 25.0}]}
+           "cameras": [{"id": "cam0", "source": str(video.resolve()), "region": "demo", "fps": fps}]}
     path = workdir / "network.yaml"
     path.write_text(yaml.safe_dump(net))
     return path
@@ -185,6 +190,7 @@ def run_demo(video: Path = VTEST, city: Path | None = None, store: str | None = 
             raise GaitlineError(f"{city} is not a simulated city (no network.yaml); see `gaitline sim city`")
     elif not video.is_file() or not os.access(video, os.R_OK):
         raise GaitlineError(f"cannot read video {video}: no such readable file")
+    fps = _decodable_fps(video) if city is None else 0.0
     broker = LocalBroker(BrokerSettings())
     started_broker = not broker.status().running
     if started_broker:
@@ -196,7 +202,7 @@ def run_demo(video: Path = VTEST, city: Path | None = None, store: str | None = 
     workdir = default_cache_dir() / "demo" / namespace
     workdir.mkdir(parents=True, exist_ok=True)
     if city is None:
-        network = _network_for_video(video, workdir)
+        network = _network_for_video(video, fps, workdir)
     kafka = KafkaSettings(bootstrap=broker.bootstrap, namespace=namespace)
     procs = StageProcs(workdir)
     try:

@@ -64,7 +64,10 @@ class TorchEmbedder:
         # which CPU graph runs (gait.model.cpu_runtime): the GPU path never changes
         self.runtime = "eager"
         self._graph: Any = None
-        if self.device.type == "cpu":
+        # torch.compile does its own fusion of the plain model; the CPU graphs' data-dependent
+        # choices (is this window 0/1?) would break its graph and pin the batch size it traces
+        wants_compile = self._cuda if compile is None else compile
+        if self.device.type == "cpu" and not wants_compile:
             cal = cpu.read_calibration(calibration, model.backbone) if calibration is not None else None
             self.runtime = cpu.resolve(cpu_runtime, precision, autocast_dtype(self.device) is not None, cal is not None)
             if self.runtime != "eager":
@@ -92,7 +95,7 @@ class TorchEmbedder:
         # agents' varying micro-batches do not recompile (a second frame count, as whole sequences
         # in eval bring, makes that symbolic too, once); on CPU it is off unless asked for, since
         # one-shot commands would pay the compilation for little
-        self.compiled = self._cuda if compile is None else compile
+        self.compiled = wants_compile
         self._forward = self._compile() if self.compiled else self._eager
 
     def bucket(self, b: int) -> int:

@@ -149,12 +149,7 @@ def real(dataset: Path | None = typer.Option(None, "--dataset", help="folder of 
         typer.echo(f"left out {len(skipped)} videos not named personNN_..._dK: {', '.join(skipped)}")
     typer.echo(real_table(res))
     typer.echo(f"took {res['seconds']:.1f} s")
-    if out is not None:
-        from bench.results import save_result
-
-        save_result("eval-real", res, out)
-    if json_out:
-        typer.echo(json.dumps(res))
+    _emit("eval-real", res, out, json_out)
 
 
 @app.command("threshold")
@@ -330,12 +325,7 @@ def params(city: Path = typer.Option(..., "--city", help="city folder written by
         if silhouette:
             typer.echo("")
         typer.echo(pose_table(kp))
-    if out is not None:
-        from bench.results import save_result
-
-        save_result("eval-params", res, out)
-    if json_out:
-        typer.echo(json.dumps(res))
+    _emit("eval-params", res, out, json_out)
 
 
 @app.command("params-real")
@@ -367,9 +357,14 @@ def params_real(dataset: Path = typer.Option(..., "--dataset", help="folder of K
         typer.echo(f"{name:<22} {r['recordings']:>5} " + " ".join(
             f"{'-':>{w}}" if r[k] is None else f"{r[k]:>{w}.3f}"
             for k, w in (("within", 8), ("between", 8), ("ratio", 6), ("icc", 6))))
+    _emit("eval-params-real", res, out, json_out)
+
+
+def _emit(kind: str, res: dict[str, Any], out: Path | None, json_out: bool) -> None:
+    """Save ``res`` as a result file of ``kind`` when ``--out`` asks, and print it when ``--json`` does."""
     if out is not None:
         from bench.results import save_result
 
-        save_result("eval-params-real", res, out)
+        save_result(kind, res, out)
     if json_out:
         typer.echo(json.dumps(res))

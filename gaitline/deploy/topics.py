@@ -7,7 +7,7 @@ import yaml
 from streams.topics import ALL_TOPICS, EMBEDDINGS, SIGHTINGS, TRACKLETS, TopicSpec
 
 STAGE_INPUTS: dict[str, TopicSpec] = {"embed": TRACKLETS, "index": EMBEDDINGS, "track": SIGHTINGS}
-"""The topic each consumer-group stage reads (its group is ``gaitline-<stage>``, see ``streams.faust_app``):
+"""The topic each consumer-group stage reads (its group is ``gaitline-<stage>``, see ``streams.groups``):
 KEDA scales a stage on its group's lag there, and never beyond that topic's partitions."""
 
 HEADER = "# Generated from streams/topics.py by `.venv/bin/python -m gaitline.deploy`: do not edit.\n"

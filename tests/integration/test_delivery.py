@@ -18,7 +18,7 @@ from index.replay import replay_gallery
 from store.db import Store
 from streams.admin import group_lag_or_unknown
 from streams.clients import send_records
-from streams.faust_app import group_id
+from streams.groups import group_id
 from streams.schemas import DeadLetter, Embedding
 from streams.settings import KafkaSettings
 from streams.topics import DEADLETTER, EMBEDDINGS, SIGHTINGS, TRACKLETS

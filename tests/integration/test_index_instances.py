@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from streams.clients import send_records
-from streams.faust_app import group_id
+from streams.groups import group_id
 from streams.schemas import Sighting
 from streams.settings import KafkaSettings
 from streams.topics import EMBEDDINGS, SIGHTINGS

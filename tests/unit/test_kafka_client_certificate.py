@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from streams.faust_app import _credentials
+from streams.clients import aiokafka_kwargs
 from streams.settings import KafkaSettings
 
 
@@ -31,8 +31,8 @@ def test_the_client_certificate_reaches_both_clients(pair: tuple[Path, Path], mo
     settings = KafkaSettings()
     kw = settings.kafka_python_kwargs()
     assert kw["ssl_certfile"] == str(cert) and kw["ssl_keyfile"] == str(key)
-    creds = _credentials(settings)  # faust's SSL context holds the chain: a bad pair would raise here
-    assert creds is not None
+    # the stages' aiokafka context loads the chain: a certificate and key that do not match raise here
+    assert aiokafka_kwargs(settings)["ssl_context"] is not None
 
 
 def test_a_certificate_without_its_key_is_refused(pair: tuple[Path, Path], tmp_path: Path) -> None:
@@ -44,4 +44,4 @@ def test_a_certificate_without_its_key_is_refused(pair: tuple[Path, Path], tmp_p
     import ssl
 
     with pytest.raises(ssl.SSLError):  # a key that is not the certificate's
-        _credentials(KafkaSettings(security_protocol="SSL", ssl_certfile=cert, ssl_keyfile=other))
+        aiokafka_kwargs(KafkaSettings(security_protocol="SSL", ssl_certfile=cert, ssl_keyfile=other))

@@ -246,20 +246,6 @@ def test_transit_gating_refuses_impossible_walks():
     assert not late.enrolled and late.identity_id in {first.identity_id, fast.identity_id}
 
 
-def test_faust_apps_keep_their_data_folder_out_of_the_working_directory(tmp_path, monkeypatch):
-    from pathlib import Path
-
-    from streams.faust_app import make_app
-    from streams.settings import KafkaSettings
-
-    monkeypatch.chdir(tmp_path)
-    app = make_app("embed", KafkaSettings(bootstrap="127.0.0.1:9", namespace="t"))
-    assert not Path(app.conf.datadir).resolve().is_relative_to(tmp_path)
-    assert "embed" in str(app.conf.datadir)
-    assert list(tmp_path.iterdir()) == []
-    assert Path(app.conf.datadir).parent.is_dir()  # faust makes only the last level itself
-
-
 def test_store_takes_a_batch_larger_than_one_sqlite_statement(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 's.db'}")
     batch = [sighting(sighting_id=f"w{i}", identity_id=f"p-{i % 7}", track_id=i, t_start=i, ground_plane=False,
