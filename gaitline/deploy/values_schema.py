@@ -13,9 +13,11 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
+from api.settings import ApiSettings
 from index.settings import IndexSettings
 from streams.settings import KafkaSettings
 from workers.embed.settings import EmbedSettings
+from workers.frames.settings import FramesSettings
 
 Schema = dict[str, Any]
 _KEEP = ("type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "anyOf")
@@ -123,13 +125,14 @@ def schema() -> Schema:
             "podSecurityContext": K8S_OBJECT,
             "containerSecurityContext": K8S_OBJECT,
             **placement(),
-            "frames": stage({"replicas": integer(1)}, port),
+            "frames": stage({"replicas": integer(1), "keyframeCrop": setting(FramesSettings, "keyframe_crop")}, port),
             "embed": stage({
                 "replicas": integer(1),
                 "model": setting(EmbedSettings, "model"),
                 "device": setting(EmbedSettings, "device"),
                 "precision": setting(EmbedSettings, "precision"),
-                "compile": {"type": "boolean", "description": "GAITLINE_EMBED_COMPILE"},
+                "compile": {"enum": ["auto", True, False], "description": "GAITLINE_EMBED_COMPILE; auto: CUDA only"},
+                "cpuRuntime": setting(EmbedSettings, "cpu_runtime"),
                 "maxBatch": setting(EmbedSettings, "max_batch"),
                 "maxWaitS": setting(EmbedSettings, "max_wait_s"),
                 "allocator": string("GAITLINE_ALLOCATOR", ("keep", "system")),
@@ -150,6 +153,13 @@ def schema() -> Schema:
             "api": stage({
                 "enabled": BOOL, "replicas": integer(1), "port": PORT, "tokensSecret": string("key tokens.json"),
                 "probeSearch": BOOL,
+                "webhook": obj({"url": setting(ApiSettings, "webhook_url"),
+                                "timeoutSeconds": setting(ApiSettings, "webhook_timeout_s")}),
+                "oidc": obj({"issuer": setting(ApiSettings, "oidc_issuer"),
+                             "audience": setting(ApiSettings, "oidc_audience"),
+                             "jwks": setting(ApiSettings, "oidc_jwks"),
+                             "roleClaim": setting(ApiSettings, "oidc_role_claim"),
+                             "userClaim": setting(ApiSettings, "oidc_user_claim")}),
                 "ingress": obj({"enabled": BOOL, "className": string(), "host": string(), "annotations": MAP,
                                 "tlsSecret": string("kubernetes.io/tls Secret")}),
             }, port),

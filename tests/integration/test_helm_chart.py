@@ -331,3 +331,36 @@ def test_the_values_schema_refuses_typos_and_bad_choices() -> None:
                          ({"embed": {"maxBatch": 100000}}, "maxBatch")):
         out = render_text(values, check=False)
         assert out.returncode != 0 and said in out.stderr, (values, out.stderr)
+
+
+def _env(docs: list[dict], kind: str, name: str) -> dict[str, Any]:
+    container = _find(docs, kind, name)["spec"]["template"]["spec"]["containers"][0]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+def test_the_control_room_shows_the_deployed_network_and_takes_its_webhook_and_idp() -> None:
+    docs = render()
+    api = _find(docs, "Deployment", "city-gaitline-api")["spec"]["template"]["spec"]
+    env = _env(docs, "Deployment", "city-gaitline-api")
+    # the site map is the network the frames stage runs, not the shipped example
+    assert env["GAITLINE_API_NETWORK"] == "/etc/gaitline/network/network.yaml"
+    assert {"name": "network", "configMap": {"name": "city-gaitline-network"}} in api["volumes"]
+    assert not {k for k in env if k.startswith(("GAITLINE_API_WEBHOOK", "GAITLINE_API_OIDC"))}
+    # CPU pods pick their own runtime and compile nothing unless asked
+    embed = _env(docs, "Deployment", "city-gaitline-embed")
+    assert "GAITLINE_EMBED_COMPILE" not in embed and embed["GAITLINE_EMBED_CPU_RUNTIME"] == "auto"
+    assert _env(docs, "StatefulSet", "city-gaitline-frames")["GAITLINE_FRAMES_KEYFRAME_CROP"] == "false"
+
+    idp = {"issuer": "https://idp.example", "audience": "gaitline", "jwks": "https://idp.example/jwks"}
+    env = _env(render({"api": {"webhook": {"url": "https://hooks.example/gl"}, "oidc": idp}}),
+               "Deployment", "city-gaitline-api")
+    assert env["GAITLINE_API_WEBHOOK_URL"] == "https://hooks.example/gl"
+    assert env["GAITLINE_API_WEBHOOK_TIMEOUT_S"] == "5"
+    assert (env["GAITLINE_API_OIDC_ISSUER"], env["GAITLINE_API_OIDC_AUDIENCE"], env["GAITLINE_API_OIDC_JWKS"]) == \
+        (idp["issuer"], idp["audience"], idp["jwks"])
+    assert env["GAITLINE_API_OIDC_ROLE_CLAIM"] == "roles"
+    # an issuer without an audience would accept any of its tokens: refused at render time
+    out = render_text({"api": {"oidc": {"issuer": "https://idp.example"}}}, check=False)
+    assert out.returncode != 0 and "api.oidc.audience is required" in out.stderr
+    out = render_text({"embed": {"cpuRuntime": "fast"}}, check=False)
+    assert out.returncode != 0 and "cpuRuntime" in out.stderr
