@@ -196,27 +196,34 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-def image_bytes_to_json(data: bytes) -> str:
-    """An image field of a message header as JSON text: standard base64 (JSON has no bytes)."""
+def bytes_to_json(data: bytes) -> str:
+    """A binary field (an image, pose data) of a message header as JSON text: standard base64 (JSON has no bytes)."""
     return base64.b64encode(data).decode("ascii")
 
 
-def image_bytes_from_json(value: object, magic: bytes, kind: str, max_bytes: int) -> bytes:
-    """The bytes of an image field: ``value`` is the base64 text of a decoded header, or the bytes a
-    producer passed; refused (ValueError, a dead letter when decoding) unless it is a ``kind`` image
-    (its magic bytes) of at most ``max_bytes``."""
+def bytes_from_json(value: object, what: str, max_bytes: int) -> bytes:
+    """The bytes of a binary field: ``value`` is the base64 text of a decoded header, or the bytes a
+    producer passed; refused (ValueError, a dead letter when decoding) when it is neither, not
+    base64, or over ``max_bytes``."""
     if isinstance(value, str):
         if len(value) > 4 * (max_bytes // 3 + 1):
-            raise ValueError(f"{kind} image is over {max_bytes} bytes")
+            raise ValueError(f"{what} is over {max_bytes} bytes")
         try:
             value = base64.b64decode(value, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"{kind} image is not base64") from exc
+            raise ValueError(f"{what} is not base64") from exc
     if not isinstance(value, bytes | bytearray):
-        raise ValueError(f"{kind} image must be bytes or base64 text")
+        raise ValueError(f"{what} must be bytes or base64 text")
     data = bytes(value)
     if len(data) > max_bytes:
-        raise ValueError(f"{kind} image has {len(data)} bytes, more than {max_bytes}")
+        raise ValueError(f"{what} has {len(data)} bytes, more than {max_bytes}")
+    return data
+
+
+def image_bytes_from_json(value: object, magic: bytes, kind: str, max_bytes: int) -> bytes:
+    """The bytes of an image field (see :func:`bytes_from_json`), refused unless it is a ``kind``
+    image (its magic bytes)."""
+    data = bytes_from_json(value, f"{kind} image", max_bytes)
     if not data.startswith(magic):
         raise ValueError(f"not a {kind} image (bad magic bytes)")
     return data

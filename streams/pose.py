@@ -10,12 +10,12 @@ and one byte of visibility; a joint the model did not find is all zero. A 30-fra
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from streams.codec import bytes_from_json, bytes_to_json
 
 # BlazePose indices: shoulders, hips, knees, ankles, heels, toes (left, right each)
 JOINTS = (11, 12, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32)
@@ -26,21 +26,13 @@ MAX_BYTES = MAX_FRAMES * len(JOINTS) * 3
 
 
 def _from_json(value: object) -> bytes:
-    if isinstance(value, str):
-        if len(value) > 4 * (MAX_BYTES // 3 + 1):
-            raise ValueError(f"pose data is over {MAX_BYTES} bytes")
-        try:
-            value = base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError("pose data is not base64") from exc
-    if not isinstance(value, bytes | bytearray):
-        raise ValueError("pose data must be bytes or base64 text")
-    if len(value) % (len(JOINTS) * 3) or len(value) > MAX_BYTES:
-        raise ValueError(f"pose data of {len(value)} bytes is not whole frames of {len(JOINTS)} joints x 3")
-    return bytes(value)
+    data = bytes_from_json(value, "pose data", MAX_BYTES)
+    if len(data) % (len(JOINTS) * 3):
+        raise ValueError(f"pose data of {len(data)} bytes is not whole frames of {len(JOINTS)} joints x 3")
+    return data
 
 
-PoseBytes = Annotated[bytes, PlainSerializer(lambda b: base64.b64encode(b).decode("ascii"), return_type=str,
+PoseBytes = Annotated[bytes, PlainSerializer(bytes_to_json, return_type=str,
                                              when_used="json"), BeforeValidator(_from_json)]
 
 

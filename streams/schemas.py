@@ -32,12 +32,12 @@ from pydantic import (
 from streams.codec import (
     JPEG_MAGIC,
     PNG_MAGIC,
+    bytes_to_json,
     decode_masks,
     decode_vector,
     encode_masks,
     encode_vector,
     image_bytes_from_json,
-    image_bytes_to_json,
 )
 from streams.exceptions import SchemaError
 from streams.pose import WindowPose
@@ -57,7 +57,7 @@ MAX_EVIDENCE_BYTES = 16 * 1024
 MAX_KEYFRAME_BYTES = 64 * 1024
 """The largest key-frame crop (a small JPEG of one person) a message may carry."""
 # evidence images travel in the JSON header as base64; producers pass bytes
-_AS_BASE64 = PlainSerializer(image_bytes_to_json, return_type=str, when_used="json")
+_AS_BASE64 = PlainSerializer(bytes_to_json, return_type=str, when_used="json")
 PngBytes = Annotated[bytes, BeforeValidator(lambda v: image_bytes_from_json(v, PNG_MAGIC, "PNG", MAX_EVIDENCE_BYTES)),
                      _AS_BASE64]
 JpegBytes = Annotated[bytes, _AS_BASE64,

@@ -9,7 +9,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
@@ -18,29 +17,14 @@ from api.auth import TokenBook, issue_token
 from api.metrics import ApiMetrics
 from api.probe import ProbeSettings, kafka_gallery
 from api.server import Api, make_server
-from gait.model.registry import embed_windows, get_embedder
 from store.db import Store
 from streams.clients import send_records
 from streams.topics import GALLERY
-from tests.factories import gallery_entry, sighting
-from workers.analyze import collect_windows, network_for, probe_video
+from tests.factories import gallery_entry
+
+from .clips import enrol_longest_tracks, vtest_clip
 
 pytestmark = pytest.mark.integration
-
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-
-
-def _clip(dest: Path, frames: int) -> Path:
-    """The first ``frames`` frames of vtest.avi, re-encoded (a clip an operator would upload)."""
-    cap = cv2.VideoCapture(str(VTEST))
-    out = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (768, 576))
-    for _ in range(frames):
-        ok, img = cap.read()
-        assert ok
-        out.write(img)
-    out.release()
-    cap.release()
-    return dest
 
 
 def _post(url: str, body: bytes, token: str) -> tuple[int, dict]:
@@ -54,24 +38,12 @@ def _post(url: str, body: bytes, token: str) -> tuple[int, dict]:
 
 
 def test_a_clip_finds_the_walkers_enrolled_from_it(kafka, tmp_path: Path) -> None:
-    clip = _clip(tmp_path / "clip.avi", 300)
-    # enrol the clip's three longest tracks the way the index would (mean vector per identity)
-    fps, total = probe_video(clip)
-    by_track, _ = collect_windows(network_for(clip, fps), total)
-    longest = sorted(by_track, key=lambda t: -len(by_track[t]))[:3]
-    assert len(longest) == 3 and len(by_track[longest[0]]) >= 3
-    emb = get_embedder("default", embed_from="auto")  # what the agents send: the fitted projection
+    clip = vtest_clip(tmp_path / "clip.avi", 300)
+    # the clip's three longest tracks enrolled the way the index would (mean vector per identity)
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    entries = []
-    for tid in longest:
-        v = embed_windows(emb, [w.silhouettes for w in by_track[tid]]).mean(axis=0)
-        now = time.time()
-        entries.append(gallery_entry(v, identity_id=f"p-track{tid}", model=emb.name, model_version=emb.version,
-                                     n_sightings=len(by_track[tid]), created_at=now, last_camera_id="vtest",
-                                     last_seen=now))
-        store.add_sightings([sighting(sighting_id=f"w{tid}", identity_id=f"p-track{tid}", camera_id="vtest",
-                                      track_id=tid, region="demo", t_start=1.0, ground_plane=False, model=emb.name)])
-    send_records(kafka, GALLERY.full_name(kafka.namespace), [(e.identity_id.encode(), e.to_bytes()) for e in entries])
+    windows, emb = enrol_longest_tracks(clip, store, kafka, "vtest", region="demo", t_start=1.0, ground_plane=False)
+    longest = list(windows)
+    assert len(longest) == 3 and windows[longest[0]] >= 3
 
     book = tmp_path / "tokens.json"
     operator = issue_token(book, "op", "operator")

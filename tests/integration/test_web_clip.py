@@ -4,64 +4,24 @@ replayed from the real broker, and the results show the evidence of each person 
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-
-import cv2
-import numpy as np
 import pytest
 
 from api.probe import ProbeSettings, kafka_gallery
-from gait.model.registry import embed_windows, get_embedder
 from store.db import Store
-from streams.clients import send_records
-from streams.topics import GALLERY
-from tests.factories import gallery_entry, sighting
-from workers.analyze import collect_windows, network_for, probe_video
 
+from .clips import enrol_longest_tracks, vtest_clip
 from .web_site import T0, chromium, control_room, keep
 
 pytestmark = pytest.mark.integration
 
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-
-
-def _clip(dest: Path, frames: int) -> Path:
-    """The first ``frames`` frames of vtest.avi, re-encoded (a clip an operator would upload)."""
-    cap = cv2.VideoCapture(str(VTEST))
-    fourcc = cv2.VideoWriter_fourcc(*"MJPG")  # type: ignore[attr-defined]
-    out = cv2.VideoWriter(str(dest), fourcc, 10.0, (768, 576))
-    for _ in range(frames):
-        ok, img = cap.read()
-        assert ok
-        out.write(img)
-    out.release()
-    cap.release()
-    return dest
-
-
 def test_a_clip_search_names_the_people_seen_before_with_their_evidence(kafka, tmp_path) -> None:
-    clip = _clip(tmp_path / "clip.avi", 300)
-    # enrol the clip's three longest tracks as the index would (mean vector per identity), each with
-    # a stored sighting whose evidence is the gait energy image of its first window
-    fps, total = probe_video(clip)
-    by_track, _ = collect_windows(network_for(clip, fps), total)
-    longest = sorted(by_track, key=lambda t: -len(by_track[t]))[:3]
-    emb = get_embedder("default", embed_from="auto")
+    clip = vtest_clip(tmp_path / "clip.avi", 300)
+    # the clip's three longest tracks enrolled, each with a stored sighting whose evidence is the
+    # gait energy image of its first window
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    entries = []
-    for tid in longest:
-        v = embed_windows(emb, [w.silhouettes for w in by_track[tid]]).mean(axis=0)
-        now = time.time()
-        entries.append(gallery_entry(v, identity_id=f"p-track{tid}", model=emb.name, model_version=emb.version,
-                                     n_sightings=len(by_track[tid]), created_at=now, last_camera_id="cam1",
-                                     last_seen=now))
-        gei = (by_track[tid][0].silhouettes.astype(np.float32).mean(axis=0) * 255).astype(np.uint8)  # [64, 44]
-        store.add_sightings([sighting(sighting_id=f"w{tid}", identity_id=f"p-track{tid}", camera_id="cam1",
-                                      track_id=tid, region="north", t_start=T0 + tid, x=10.0, y=10.0,
-                                      model=emb.name, evidence_png=cv2.imencode(".png", gei)[1].tobytes())])
+    longest = list(enrol_longest_tracks(clip, store, kafka, "cam1", evidence=True, region="north",
+                                        t_start=T0, x=10.0, y=10.0)[0])
     store.close()
-    send_records(kafka, GALLERY.full_name(kafka.namespace), [(e.identity_id.encode(), e.to_bytes()) for e in entries])
 
     # a threshold that names every walker of this clip (see test_probe_search for the calibrated one)
     probe = ProbeSettings(max_bytes=clip.stat().st_size + 10, threshold=0.6)
