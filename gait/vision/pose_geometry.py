@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gait.vision.pose import ANKLE_L, ANKLE_R, HEEL_L, HEEL_R
+from gait.vision.pose import ANKLE_L, ANKLE_R, HEEL_L, HEEL_R, HIP_L, HIP_R, KNEE_L, KNEE_R, TOE_L, TOE_R
 
 MIN_TRAVEL_M = 0.5  # the walking line needs the feet to move this far over the stretch
 MIN_CROSSING_DEG = 25.0  # rays meeting the sagittal plane at a shallower angle are not trusted
@@ -120,22 +120,55 @@ def view_angle(cam: Camera, point: np.ndarray, direction: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(c, 0.0, 1.0))))
 
 
-def sagittal_keypoints(kp: np.ndarray, cam: Camera, point: np.ndarray, direction: np.ndarray) -> np.ndarray:
+# each leg's keypoints and the side of the walking line it walks on (+1: the walker's left)
+LEGS = ((1.0, HIP_L, KNEE_L, ANKLE_L, HEEL_L, TOE_L), (-1.0, HIP_R, KNEE_R, ANKLE_R, HEEL_R, TOE_R))
+
+
+def sagittal_keypoints(kp: np.ndarray, cam: Camera, point: np.ndarray, direction: np.ndarray,
+                       toe_out_deg: float | None = None) -> np.ndarray:
     """Keypoints ``[n, 33, 3]`` moved onto the vertical plane along the walking line: x = cm along
     the walking direction, y = cm below the ground (image-like: y grows downwards), visibility
-    kept; NaN where the ray crosses the plane at under :data:`MIN_CROSSING_DEG`."""
-    normal = np.array([-direction[1], direction[0], 0.0])  # horizontal, across the path
+    kept; NaN where the ray crosses the plane at under :data:`MIN_CROSSING_DEG`.
+
+    A point off the plane lands where its ray meets the plane, shifted along the ray: on one plane
+    the near leg would sit ahead of (or behind) the far one by the walker's width times the view's
+    cotangent, and the steps' timing with it. So each leg is met on its own plane, parallel to the
+    walking line through its foot's median ground point (a foot is on the ground most of the
+    time). A foot turned out by ``toe_out_deg`` (the foot angle, measured on the ground) holds its
+    toe further out than its heel by the foot's length along the path times the angle's tangent:
+    the toe is met on a plane moved out by that much, or the foot's pitch, and the ankle's angle
+    with it, would take the offset for a tilt. What no plane undoes: the pelvis turning and tilting
+    through the stride carries the feet across their planes and back (docs/gait-parameters.md)."""
+    normal = np.array([-direction[1], direction[0], 0.0])  # horizontal, across the path: the walker's left
     rays = cam.rays(kp[..., :2].astype(np.float64))  # [n, 33, 3]
     rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
     cos_n = rays @ normal  # [n, 33]
     crossing = np.degrees(np.arcsin(np.clip(np.abs(cos_n), 0, 1)))
     origin = np.array([point[0], point[1], 0.0])
-    s = ((origin - cam.C) @ normal) / np.where(np.abs(cos_n) > 1e-9, cos_n, np.nan)  # [n, 33]
-    world = cam.C + s[..., None] * rays  # [n, 33, 3]
-    out = np.full(kp.shape, np.nan, np.float32)
     d3 = np.array([direction[0], direction[1], 0.0])
-    out[..., 0] = CM * ((world - origin) @ d3)
-    out[..., 1] = -CM * world[..., 2]
+    safe_cos = np.where(np.abs(cos_n) > 1e-9, cos_n, np.nan)
+
+    def onto(offset_m: np.ndarray | float, r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = ((origin - cam.C) @ normal + offset_m) / c  # [...]
+        world = cam.C + s[..., None] * r
+        return np.stack([CM * ((world - origin) @ d3), -CM * world[..., 2]], axis=-1), s
+
+    xy, s = onto(0.0, rays, safe_cos)
+    tan_out = float(np.tan(np.radians(toe_out_deg))) if toe_out_deg is not None and np.isfinite(toe_out_deg) else 0.0
+    for outward, hip, knee, ankle, heel, toe in LEGS:
+        seen = np.isfinite(kp[:, heel, :2]).all(axis=1)[:, None]
+        foot = np.where(seen, rays[:, heel], rays[:, ankle])  # [n, 3]
+        on_ground = cam.C - (cam.C[2] / np.where(foot[:, 2] < -1e-9, foot[:, 2], np.nan))[:, None] * foot
+        side_m = (on_ground - origin) @ normal  # [n] the foot's offset from the line
+        side_m = side_m[np.isfinite(side_m)]
+        plane = float(np.median(side_m)) if len(side_m) else 0.0
+        leg = [hip, knee, ankle, heel, toe]
+        xy[:, leg], s[:, leg] = onto(plane, rays[:, leg], safe_cos[:, leg])
+        for _ in range(2 if tan_out else 0):  # the foot's length along the path, from the last estimate of the toe
+            length_m = (xy[:, toe, 0] - xy[:, heel, 0]) / CM  # [n]
+            xy[:, toe], s[:, toe] = onto(plane + outward * length_m * tan_out, rays[:, toe], safe_cos[:, toe])
+    out = np.full(kp.shape, np.nan, np.float32)
+    out[..., :2] = xy
     out[..., 2] = kp[..., 2]
     bad = (crossing < MIN_CROSSING_DEG) | ~np.isfinite(s) | (s <= 0)
     out[bad, :2] = np.nan
@@ -143,11 +176,13 @@ def sagittal_keypoints(kp: np.ndarray, cam: Camera, point: np.ndarray, direction
 
 
 def sagittal_view(kp: np.ndarray, image_to_ground: np.ndarray | None,
-                  principal_point: tuple[float, float] | None) -> tuple[str, float, np.ndarray | None] | None:
+                  principal_point: tuple[float, float] | None,
+                  toe_out_deg: float | None = None) -> tuple[str, float, np.ndarray | None] | None:
     """On a calibrated camera: the walker's view from the geometry (``side`` >= 60° between path and
     line of sight, ``oblique`` >= 30°, else ``frontal``), that angle, and the keypoints on the
-    sagittal plane (:func:`sagittal_keypoints`; None for a frontal view). None without a
-    calibration, a recoverable camera or a walking line."""
+    sagittal plane (:func:`sagittal_keypoints`, with the feet turned out by ``toe_out_deg`` where
+    known; None for a frontal view). None without a calibration, a recoverable camera or a
+    walking line."""
     if image_to_ground is None or principal_point is None:
         return None
     cam = camera_from_homography(image_to_ground, principal_point)
@@ -157,4 +192,4 @@ def sagittal_view(kp: np.ndarray, image_to_ground: np.ndarray | None,
     point, direction = line
     ang = view_angle(cam, point, direction)
     view = "side" if ang >= 60 else "oblique" if ang >= 30 else "frontal"
-    return view, ang, (sagittal_keypoints(kp, cam, point, direction) if view != "frontal" else None)
+    return view, ang, (sagittal_keypoints(kp, cam, point, direction, toe_out_deg) if view != "frontal" else None)

@@ -416,6 +416,13 @@ def pose_parameters(kp: np.ndarray, timestamps: np.ndarray, homography: np.ndarr
     view_conf = {"side": 1.0, "oblique": 0.8 if rectified else 0.5}.get(view, 0.0)
     angles = joint_angles(sk) if sagittal_ok else {}
     ev = gait_events(sk, ts) if sagittal_ok else None
+    ground = ground_parameters(kp, ev, ts, homography)
+    toe_out = ground["foot_angle_deg"].value
+    if rectified and sagittal_ok and toe_out is not None:
+        # the toes lie off the heels' plane by the foot angle: placed again, the ankle's angle is true
+        again = sagittal_view(kp, homography, principal_point, toe_out_deg=toe_out)
+        if again is not None and again[2] is not None:
+            angles = {**angles, **{k: v for k, v in joint_angles(again[2]).items() if k.startswith("ankle")}}
     for joint in ("hip", "knee", "ankle"):
         for side in ("left", "right"):
             name = f"{joint}_{side}_range_deg"
@@ -470,7 +477,6 @@ def pose_parameters(kp: np.ndarray, timestamps: np.ndarray, homography: np.ndarr
     params["double_support_share"] = (
         Measure(ds, "share", vis * min(1.0, fps / 50.0)) if ds is not None
         else _none("share", "the walker does not cross the image (frontal view or standing)"))
-    ground = ground_parameters(kp, ev, ts, homography)
     sl = ground.pop("step_length_asymmetry_pct")
     if sl.value is not None:
         params["step_length_asymmetry_pct"] = sl  # metres on the ground beat pixels

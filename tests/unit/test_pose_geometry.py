@@ -74,3 +74,29 @@ def test_the_cycle_fit_shrugs_off_jitter_a_range_over_frames_does_not() -> None:
     assert ev is not None
     fitted = cycle_range(hip, ev.left)
     assert fitted is not None and abs(fitted - true) < 4.0 < abs(over_frames - true)
+
+
+@pytest.mark.parametrize("azimuth", [45.0, -45.0, 90.0])
+def test_a_turned_out_foot_keeps_its_pitch_on_the_sagittal_plane(azimuth: float) -> None:
+    from dataclasses import replace
+
+    # toe-out alone (the pelvis held still: its turning is what no plane undoes)
+    ident = body.draw_identity(np.random.default_rng(7))
+    ident = replace(ident, gait=replace(ident.gait, toe_out=np.radians(12.0), pelvis_rot=0.0, obliquity=0.0))
+    t = np.arange(0, 4.0, 1 / 25.0)
+    cam = _pole_camera(azimuth)
+    kp, ts, hom, pp = keypoints(world_pose(ident, t), cam), 1.7e9 + t, cam.image_to_ground(), (W / 2, H / 2)
+    res = pose_parameters(kp, ts, hom, principal_point=pp)
+    assert res["params"]["foot_angle_deg"].value == pytest.approx(12.0, abs=3.0)
+    plain = sagittal_view(kp, hom, pp)  # the toes met on the heels' plane
+    assert plain is not None and plain[2] is not None
+    ev = gait_events(plain[2], ts)
+    assert ev is not None
+    for side in ("left", "right"):
+        true = angle_ranges(ident)[f"ankle_{side}_range_deg"]
+        got = res["params"][f"ankle_{side}_range_deg"].value
+        naive = cycle_range(joint_angles(plain[2])[f"ankle_{side}"], getattr(ev, side))
+        assert got is not None and naive is not None
+        assert abs(got - true) < 2.0, (side, got, true)
+        # the toe's sideways offset read as a tilt of the foot: one foot's range swells, the other's shrinks
+        assert abs(naive - true) > 2 * abs(got - true) + 2.0, (side, naive, got, true)
