@@ -45,19 +45,29 @@ def caller(request: Request, creds: Annotated[HTTPAuthorizationCredentials | Non
         raise ApiError(401, "send 'Authorization: Bearer <token>' (ask an admin for one)",
                        {"WWW-Authenticate": "Bearer"})
     token = creds.credentials.strip()
-    who, why = None, "unknown_token"
-    if api.oidc is not None and looks_like_jwt(token):
-        who, why = api.oidc.verify(token)
-    elif not looks_like_jwt(token):
-        who, why = api.tokens.check(token)
+    who, why = verify_token(api, token)
     if who is None:
         api.metrics.denied.labels(why).inc()
-        msg = {"expired_token": "the token has expired (ask an admin for a new one)",
-               "revoked_token": "unknown or revoked token",
-               "invalid_jwt": "the identity provider's token is not valid here (signature, issuer, audience "
-                              "or user claim)"}.get(why, "unknown or revoked token")
-        raise ApiError(401, msg, {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise ApiError(401, DENIED.get(why, DENIED["unknown_token"]),
+                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    request.state.token = token  # a feed that goes on checks it again (routes_live)
     return who
+
+
+DENIED = {"unknown_token": "unknown or revoked token",
+          "expired_token": "the token has expired (ask an admin for a new one)",
+          "revoked_token": "unknown or revoked token",
+          "invalid_jwt": "the identity provider's token is not valid here (signature, issuer, audience or user claim)"}
+
+
+def verify_token(api: Api, token: str) -> tuple[Principal | None, str]:
+    """``(principal, "")`` for a usable bearer token (the token file's, or the identity provider's
+    JWT where one is configured), else ``(None, why)`` with why a key of :data:`DENIED`."""
+    if api.oidc is not None and looks_like_jwt(token):
+        return api.oidc.verify(token)
+    if not looks_like_jwt(token):
+        return api.tokens.check(token)
+    return None, "unknown_token"
 
 
 _QUERY_NAMES: dict[int, frozenset[str]] = {}

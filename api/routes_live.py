@@ -4,20 +4,22 @@ The page reads it with ``fetch`` (EventSource cannot send the Authorization head
 ``sighting`` (the sighting JSON with its evidence) for the identity or cameras asked for, and
 ``watchlist`` for every sighting of a watched identity; a ``: keepalive`` comment when there is
 nothing to say for ``live_keepalive_s``. Opening the feed is audited once (it is a search that
-goes on).
+goes on). The token is checked again before every event and keepalive: a token revoked or expired
+while its feed is open ends the feed with an ``error`` event (the page then signs out).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CAMERA_PATTERN, ID_PATTERN, ApiDep, Reason, Searcher, clean_reason
+from api.deps import CAMERA_PATTERN, DENIED, ID_PATTERN, ApiDep, Reason, Searcher, clean_reason, verify_token
 from api.live import Stream
 
 router = APIRouter(prefix="/api/v1")
@@ -25,8 +27,9 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/live", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
-                             "description": "events `sighting` and `watchlist`, `: keepalive` comments"}})
-async def live(who: Searcher, api: ApiDep, reason: Reason,
+                             "description": "events `sighting`, `watchlist` and a last `error` (the token "
+                                            "no longer holds), `: keepalive` comments"}})
+async def live(request: Request, who: Searcher, api: ApiDep, reason: Reason,
                identity: Annotated[str | None, Query(pattern=ID_PATTERN, description="follow this identity")] = None,
                camera: Annotated[str | None, Query(pattern=CAMERA_PATTERN,
                                                    description="follow these cameras (a comma list)")] = None
@@ -37,20 +40,24 @@ async def live(who: Searcher, api: ApiDep, reason: Reason,
     await run_in_threadpool(api.store.audit, who.user, "api.live", clean_reason(reason), subject,
                             {"identity": identity, "cameras": sorted(cams)})
     stream = api.live.open(identity, cams)
-    return StreamingResponse(_events(api, stream), media_type="text/event-stream",
+    return StreamingResponse(_events(api, stream, request.state.token), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-async def _events(api: ApiDep, stream: Stream) -> AsyncIterator[str]:
+async def _events(api: ApiDep, stream: Stream, token: str) -> AsyncIterator[str]:
     try:
         yield ": connected\n\n"  # the headers and a first byte now: the page knows the feed is open
         while True:
             try:
-                item = await asyncio.wait_for(stream.queue.get(), timeout=api.settings.live_keepalive_s)
+                item: str | None = await asyncio.wait_for(stream.queue.get(), timeout=api.settings.live_keepalive_s)
             except TimeoutError:
-                yield ": keepalive\n\n"
-                continue
+                item = ": keepalive\n\n"
             if item is None:
+                return
+            who, why = await run_in_threadpool(verify_token, api, token)
+            if who is None:
+                api.metrics.denied.labels(why).inc()
+                yield f"event: error\ndata: {json.dumps({'error': DENIED.get(why, DENIED['unknown_token'])})}\n\n"
                 return
             yield item
     finally:

@@ -536,6 +536,11 @@ function onLiveEvent(ev) {
     if (a || b) document.body.dataset.liveSightings = String(Number(document.body.dataset.liveSightings || 0) + 1);
   } else if (ev.type === "watchlist") {
     showAlert(data);
+  } else if (ev.type === "error") {  // the token no longer holds (revoked, expired): the server ended the feed
+    if (state.live) state.live.stop();
+    state.live = null; state.liveKey = null;
+    onLiveState("refused", data.error);
+    setStatus(data.error, true);
   }
 }
 

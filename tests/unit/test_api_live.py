@@ -30,10 +30,16 @@ class Feed:
         self.conn.request("GET", f"/api/v1/live?{query}", headers={"Authorization": f"Bearer {token}"})
         self.res = self.conn.getresponse()
 
-    def next(self, kinds: tuple[str, ...] = ("sighting", "watchlist")) -> tuple[str, Any]:
-        """The next event of one of ``kinds`` (comments and other events skipped): (kind, data)."""
+    def next(self, kinds: tuple[str, ...] = ("sighting", "watchlist"), within_s: float = 30.0) -> tuple[str, Any]:
+        """The next event of one of ``kinds`` (comments and other events skipped): (kind, data);
+        TimeoutError when none came within ``within_s`` (keepalives keep the socket busy)."""
+        import time
+
+        deadline = time.monotonic() + within_s
         kind, data = None, []
         while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {'/'.join(kinds)} event within {within_s} s")
             line = self.res.fp.readline().decode()
             if line == "":
                 raise EOFError("the feed ended")
@@ -171,3 +177,23 @@ def test_a_webhook_that_is_down_is_counted_not_fatal(tmp_path: Path) -> None:
             threading.Event().wait(0.05)
         assert s.metric("gaitline_api_webhook_failures_total") == 1
         page.close()
+
+
+def test_a_token_revoked_while_its_feed_is_open_ends_the_feed(tmp_path: Path) -> None:
+    from api.auth import list_tokens, revoke_token
+
+    with served(tmp_path, settings=ApiSettings(**FAST)) as s:
+        feed = Feed(s.base, s.tokens["operator"], "reason=control%20room")
+        assert feed.comment() == ": connected" and feed.comment() == ": keepalive"
+        entry = next(e for e in list_tokens(s.book) if e.user == "operator-user")
+        revoke_token(s.book, entry.token_id)
+        kind, data = feed.next(("error",), within_s=5.0)  # at the next keepalive at the latest
+        assert kind == "error" and "revoked" in data["error"]
+        with pytest.raises(EOFError):
+            feed.next()
+        feed.close()
+        assert s.metric("gaitline_api_denied_total", reason="revoked_token") >= 1
+        # the other roles' feeds go on
+        other = Feed(s.base, s.tokens["admin"], "reason=control%20room")
+        assert other.comment() == ": connected" and other.comment() == ": keepalive"
+        other.close()
