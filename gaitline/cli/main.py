@@ -8,6 +8,7 @@ that quietly disappears.
 from __future__ import annotations
 
 import sys
+import warnings
 
 import typer
 from pydantic import ValidationError
@@ -56,6 +57,9 @@ def main() -> None:
     """Entry point of the ``gaitline`` console script."""
     from gait.model.allocator import tune_allocator
 
+    # mediapipe's pinned protobuf calls an API that newer protobuf deprecates: a line on stderr of
+    # every command that runs the pose model, which no user can act on
+    warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
     try:
         # GAITLINE_LOG_FORMAT / GAITLINE_LOG_LEVEL (gaitline/logs.py); the stage names every JSON line
         logs.configure(stage=logs.stage_of(sys.argv[1:]))

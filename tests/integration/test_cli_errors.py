@@ -72,3 +72,14 @@ def test_invalid_setting_from_environment(tmp_path: Path):
 
     env = {**os.environ, "GAITLINE_EMBED_MAX_BATCH": "lots"}
     _one_line_error(gaitline("worker", "embed", env=env), "invalid EmbedSettings setting max_batch")
+
+
+def test_the_pose_model_leaves_no_deprecation_noise_on_stderr(tmp_path: Path):
+    from .clips import vtest_clip
+
+    clip = vtest_clip(tmp_path / "clip.avi", 40)
+    proc = gaitline("analyze", str(clip), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "report.json").is_file()
+    # mediapipe's protobuf deprecation warning is nothing a user can act on
+    assert "GetPrototype" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
