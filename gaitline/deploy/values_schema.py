@@ -170,7 +170,7 @@ def schema() -> Schema:
                 "api": obj({"from": PEERS}),
                 "metrics": obj({"from": PEERS}),
                 **{k: obj({"to": PEERS, "ports": {"type": "array", "items": PORT}})
-                   for k in ("kafka", "store", "cameras")},
+                   for k in ("kafka", "store", "cameras", "apiOutbound")},
             }),
             "monitoring": obj({
                 "serviceMonitor": obj({"enabled": BOOL, "interval": string(), "labels": MAP}),

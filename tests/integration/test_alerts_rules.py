@@ -180,6 +180,18 @@ def _tests() -> list[dict]:
                 {"eval_time": "40m", "alertname": "GaitlineStoreWritesSlow", "exp_alerts": []},
             ],
         },
+        {   # the webhook is down for 20 minutes (one alert a minute fails), then takes them again
+            "name": "the watchlist webhook is down",
+            "interval": "1m",
+            "input_series": [*healthy_up,
+                             _series("gaitline_api_webhook_failures_total", "0x10 0+1x20 20x30", stage="api")],
+            "alert_rule_test": [
+                {"eval_time": "9m", "alertname": "GaitlineWatchlistWebhookFailing", "exp_alerts": []},
+                {"eval_time": "25m", "alertname": "GaitlineWatchlistWebhookFailing",
+                 "exp_alerts": [{"exp_labels": {"severity": "warning"}}]},
+                {"eval_time": "55m", "alertname": "GaitlineWatchlistWebhookFailing", "exp_alerts": []},
+            ],
+        },
         {   # an API that never answered with an error has no 5xx series: silent, not an error
             "name": "no server errors ever",
             "interval": "1m",

@@ -359,6 +359,13 @@ def test_the_control_room_shows_the_deployed_network_and_takes_its_webhook_and_i
     assert (env["GAITLINE_API_OIDC_ISSUER"], env["GAITLINE_API_OIDC_AUDIENCE"], env["GAITLINE_API_OIDC_JWKS"]) == \
         (idp["issuer"], idp["audience"], idp["jwks"])
     assert env["GAITLINE_API_OIDC_ROLE_CLAIM"] == "roles"
+    # the network policy lets the API reach them (port 443 unless told), and only when they are set
+    def api_egress_ports(docs: list[dict]) -> set[int]:
+        pol = _find(docs, "NetworkPolicy", "city-gaitline-api")["spec"]["egress"]
+        return {p["port"] for rule in pol for p in rule.get("ports", [])}
+    assert 443 not in api_egress_ports(render())
+    assert 443 in api_egress_ports(render({"api": {"webhook": {"url": "https://hooks.example/gl"}}}))
+    assert 8443 in api_egress_ports(render({"api": {"oidc": idp}, "networkPolicy": {"apiOutbound": {"ports": [8443]}}}))
     # an issuer without an audience would accept any of its tokens: refused at render time
     out = render_text({"api": {"oidc": {"issuer": "https://idp.example"}}}, check=False)
     assert out.returncode != 0 and "api.oidc.audience is required" in out.stderr

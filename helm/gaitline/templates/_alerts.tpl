@@ -178,5 +178,13 @@ groups:
           summary: The API refuses more than one request per second
           description: Unknown tokens or missing roles; someone may be guessing tokens. The audit log names who searched.
           runbook_url: {{ $runbooks }}/GaitlineApiDenied.md
+      - alert: GaitlineWatchlistWebhookFailing
+        expr: sum(increase(gaitline_api_webhook_failures_total{ {{- $sel }}}[15m])) > 0
+        for: 5m
+        labels: {severity: warning}
+        annotations:
+          summary: Watchlist alerts do not reach the webhook
+          description: "{{`{{ $value | humanize }}`}} alerts in 15 min were refused, timed out or found nobody at GAITLINE_API_WEBHOOK_URL; the control-room page still shows them."
+          runbook_url: {{ $runbooks }}/GaitlineWatchlistWebhookFailing.md
       {{- end }}
 {{- end -}}
