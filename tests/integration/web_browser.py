@@ -205,12 +205,28 @@ class Page:
             time.sleep(0.1)
 
     def click(self, selector: str) -> None:
-        """A real mouse click in the middle of the element (scrolled into view first)."""
-        box = self.eval(f"""(() => {{ const e = document.querySelector({json.dumps(selector)});
+        """A real mouse click in the middle of the element (scrolled into view first), once the element
+        holds still there and nothing covers it: a page still laying out (an image arriving, a
+        table filling) moves its buttons between measuring and clicking, and the click would land
+        on whatever took the place."""
+        sel = json.dumps(selector)
+        where = f"""(() => {{ const e = document.querySelector({sel});
             if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();
-            return [r.x + r.width / 2, r.y + r.height / 2]; }})()""")
-        if box is None:
-            raise BrowserError(f"nothing matches {selector!r} to click; errors: {self.errors()}")
+            const x = r.x + r.width / 2, y = r.y + r.height / 2, hit = document.elementFromPoint(x, y);
+            return [x, y, !!hit && (hit === e || e.contains(hit))]; }})()"""
+        deadline = time.monotonic() + 10.0
+        last = None
+        while True:
+            box = self.eval(where)
+            if box is None:
+                raise BrowserError(f"nothing matches {selector!r} to click; errors: {self.errors()}")
+            if box[2] and last is not None and box[:2] == last[:2]:
+                break
+            if time.monotonic() > deadline:
+                raise BrowserError(f"{selector!r} did not hold still, uncovered, to be clicked; "
+                                   f"errors: {self.errors()}")
+            last = box
+            time.sleep(0.1)
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
                                                    "clickCount": 1})
