@@ -4,14 +4,16 @@ The page reads it with ``fetch`` (EventSource cannot send the Authorization head
 ``sighting`` (the sighting JSON with its evidence) for the identity or cameras asked for, and
 ``watchlist`` for every sighting of a watched identity; a ``: keepalive`` comment when there is
 nothing to say for ``live_keepalive_s``. Opening the feed is audited once (it is a search that
-goes on). The token is checked again before every event and keepalive: a token revoked or expired
-while its feed is open ends the feed with an ``error`` event (the page then signs out).
+goes on). The token is checked again before the next event or keepalive once a second has passed
+since the last check (not on every event of a busy feed): a token revoked or expired while its
+feed is open ends the feed with an ``error`` event (the page then signs out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -44,7 +46,11 @@ async def live(request: Request, who: Searcher, api: ApiDep, reason: Reason,
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
+TOKEN_RECHECK_S = 1.0  # how stale an open feed's verdict on its token may grow
+
+
 async def _events(api: ApiDep, stream: Stream, token: str) -> AsyncIterator[str]:
+    checked = time.monotonic()  # the request's own dependency has just checked it
     try:
         yield ": connected\n\n"  # the headers and a first byte now: the page knows the feed is open
         while True:
@@ -54,11 +60,13 @@ async def _events(api: ApiDep, stream: Stream, token: str) -> AsyncIterator[str]
                 item = ": keepalive\n\n"
             if item is None:
                 return
-            who, why = await run_in_threadpool(verify_token, api, token)
-            if who is None:
-                api.metrics.denied.labels(why).inc()
-                yield f"event: error\ndata: {json.dumps({'error': DENIED.get(why, DENIED['unknown_token'])})}\n\n"
-                return
+            if time.monotonic() >= checked + TOKEN_RECHECK_S:
+                who, why = await run_in_threadpool(verify_token, api, token)
+                checked = time.monotonic()
+                if who is None:
+                    api.metrics.denied.labels(why).inc()
+                    yield f"event: error\ndata: {json.dumps({'error': DENIED.get(why, DENIED['unknown_token'])})}\n\n"
+                    return
             yield item
     finally:
         api.live.close(stream)

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import yaml
 
 from configs.schema import NETWORKS_DIR
@@ -104,15 +103,15 @@ class StageProcs:
 
 
 def _decodable_fps(video: Path) -> float:
-    """The frame rate of ``video`` (25 when it does not say), or a clear error when OpenCV cannot
-    decode a frame of it: checked before a broker starts, so bad input costs nothing."""
-    cap = cv2.VideoCapture(str(video))
-    ok = cap.isOpened() and cap.read()[0]
-    fps = cap.get(cv2.CAP_PROP_FPS) if ok else 0.0
-    cap.release()
-    if not ok:
-        raise GaitlineError(f"cannot read video {video}: not a video OpenCV can decode")
-    return float(fps) if 0 < fps <= 240 else 25.0
+    """The frame rate of ``video``, or a clear error when OpenCV cannot decode a frame of it:
+    checked before a broker starts, so bad input costs nothing."""
+    from workers.analyze import probe_video
+    from workers.exceptions import AnalyzeError
+
+    try:
+        return probe_video(video)[0]
+    except AnalyzeError as exc:
+        raise GaitlineError(f"cannot read video {video}: not a video OpenCV can decode") from exc
 
 
 def _network_for_video(video: Path, fps: float, workdir: Path) -> Path:
